@@ -1,0 +1,3 @@
+from tagtrail.cli.main import main
+
+raise SystemExit(main())

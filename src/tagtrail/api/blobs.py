@@ -1,0 +1,125 @@
+"""Handlers for /v2/<name>/blobs/...: reads, deletes and uploads."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+
+from tagtrail.api.http import body, byte_range, content_range, repo_name, url_for
+from tagtrail.blobs.driver import LocalFile, Redirect
+from tagtrail.errors import DigestInvalid, RangeNotSatisfiable
+from tagtrail.registry.service import Registry
+from tagtrail.registry.uploads import Completed
+from tagtrail.types import Digest, RepoName, UploadSession, parse_name
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+async def get_blob(request: Request) -> Response:
+    name = repo_name(request)
+    digest = Digest.parse(request.path_params["digest"])
+    size, source = await _registry(request).blobs.open(name, digest)
+    headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes"}
+    if isinstance(source, Redirect):
+        return RedirectResponse(source.url, status_code=307, headers=headers)
+    requested = byte_range(request, size)  # validates before anything is sent
+    if request.method == "HEAD" or requested is None:
+        headers["Content-Length"] = str(size)
+    if isinstance(source, LocalFile):
+        headers["ETag"] = f'"{digest}"'
+        return FileResponse(
+            source.path,
+            stat_result=source.stat,
+            media_type="application/octet-stream",
+            headers=headers,
+        )
+    if requested is not None:
+        raise RangeNotSatisfiable("ranges are not served by this blob driver", size=size)
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(source.chunks, media_type="application/octet-stream", headers=headers)
+
+
+async def delete_blob(request: Request) -> Response:
+    name = repo_name(request)
+    digest = Digest.parse(request.path_params["digest"])
+    await _registry(request).blobs.delete(name, digest)
+    return Response(status_code=202, headers={"Docker-Content-Digest": str(digest)})
+
+
+def _blob_created(request: Request, name: RepoName, done: Completed) -> Response:
+    return Response(
+        status_code=201,
+        headers={
+            "Location": url_for(request, f"/v2/{name}/blobs/{done.digest}"),
+            "Docker-Content-Digest": str(done.digest),
+            "Content-Length": "0",
+        },
+    )
+
+
+def _upload_state(request: Request, session: UploadSession, status: int) -> Response:
+    end = max(session.offset - 1, 0)
+    return Response(
+        status_code=status,
+        headers={
+            "Location": url_for(request, f"/v2/{session.repository}/blobs/uploads/{session.id}"),
+            "Range": f"0-{end}",
+            "Docker-Upload-UUID": session.id,
+            "Content-Length": "0",
+        },
+    )
+
+
+async def start_upload(request: Request) -> Response:
+    name = repo_name(request)
+    registry = _registry(request)
+    params = request.query_params
+    mount, source = params.get("mount"), params.get("from")
+    if mount:
+        digest = Digest.parse(mount)
+        if source:
+            mounted = await registry.uploads.mount(name, digest, parse_name(source))
+            if mounted is not None:
+                return _blob_created(request, name, mounted)
+        # Not mountable: fall back to a regular upload session, as the spec requires.
+    elif params.get("digest"):
+        digest = Digest.parse(params["digest"])
+        done = await registry.uploads.monolithic(name, digest, body(request))
+        return _blob_created(request, name, done)
+    session = await registry.uploads.start(name)
+    return _upload_state(request, session, 202)
+
+
+async def upload_status(request: Request) -> Response:
+    session = await _registry(request).uploads.status(
+        repo_name(request), request.path_params["upload_id"]
+    )
+    return _upload_state(request, session, 204)
+
+
+async def patch_upload(request: Request) -> Response:
+    name = repo_name(request)
+    session = await _registry(request).uploads.append(
+        name, request.path_params["upload_id"], body(request), content_range(request)
+    )
+    return _upload_state(request, session, 202)
+
+
+async def put_upload(request: Request) -> Response:
+    name = repo_name(request)
+    raw_digest = request.query_params.get("digest")
+    if not raw_digest:
+        raise DigestInvalid("the digest query parameter is required to complete an upload")
+    digest = Digest.parse(raw_digest)
+    done = await _registry(request).uploads.finish(
+        name, request.path_params["upload_id"], digest, body(request)
+    )
+    return _blob_created(request, name, done)
+
+
+async def cancel_upload(request: Request) -> Response:
+    await _registry(request).uploads.cancel(repo_name(request), request.path_params["upload_id"])
+    return Response(status_code=204)

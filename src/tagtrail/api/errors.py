@@ -1,0 +1,76 @@
+"""The one place that turns exceptions into HTTP responses with the OCI error body."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tagtrail.errors import (
+    InvalidInput,
+    ManifestTooLarge,
+    NotFound,
+    RangeNotSatisfiable,
+    RegistryError,
+    Unsupported,
+)
+
+log = logging.getLogger("tagtrail.api")
+
+
+def _status(exc: RegistryError) -> int:
+    if isinstance(exc, InvalidInput):
+        return 400
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, RangeNotSatisfiable):
+        return 416
+    if isinstance(exc, ManifestTooLarge):
+        return 413
+    if isinstance(exc, Unsupported):
+        return 405
+    return 500
+
+
+def oci_error(
+    status: int,
+    code: str,
+    message: str,
+    detail: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = {"errors": [{"code": code, "message": message, "detail": detail}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def registry_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RegistryError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RangeNotSatisfiable) and exc.size is not None:
+        headers["Content-Range"] = f"bytes */{exc.size}"
+    return oci_error(_status(exc), exc.code, exc.message, exc.detail, headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return oci_error(405, "UNSUPPORTED", "method not allowed", headers=exc.headers)
+    if exc.status_code == 404:
+        return oci_error(404, "NOT_FOUND", "no such endpoint", {"path": request.url.path[:300]})
+    return oci_error(exc.status_code, "UNKNOWN", exc.detail)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return oci_error(500, "UNKNOWN", "internal server error")
+
+
+HANDLERS = {
+    RegistryError: registry_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

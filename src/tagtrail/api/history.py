@@ -1,0 +1,91 @@
+"""Handlers for the Tag History API (Chainguard-compatible) and the draft OCI tag history."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tagtrail.api.http import next_link, repo_name
+from tagtrail.errors import PaginationNumberInvalid
+from tagtrail.registry.service import Registry
+from tagtrail.types import (
+    OCI_INDEX,
+    Digest,
+    format_timestamp,
+    parse_tag,
+    parse_timestamp,
+)
+
+OCI_TIMESTAMP = "org.opencontainers.distribution.tag.timestamp"
+OCI_EVENT = "org.opencontainers.distribution.tag.event"
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def _timestamp(request: Request, key: str, *, lower_bound: bool) -> int | None:
+    raw = request.query_params.get(key)
+    return parse_timestamp(raw, round_up=lower_bound) if raw else None
+
+
+async def chainguard_history(request: Request) -> Response:
+    name = repo_name(request)
+    tag = parse_tag(request.path_params["tag"])
+    start = _timestamp(request, "start", lower_bound=True)
+    end = _timestamp(request, "end", lower_bound=False)
+    page = await _registry(request).history.moves(name, tag, start, end)
+    body = {
+        "history": [
+            {"updateTimestamp": format_timestamp(r.timestamp_ms), "digest": str(r.digest)}
+            for r in page.records
+        ]
+    }
+    headers = {}
+    if page.next_cursor_ms is not None:
+        params = {"start": format_timestamp(page.next_cursor_ms)}
+        if end is not None:
+            params["end"] = format_timestamp(end)
+        headers["Link"] = next_link(f"/v2/{name}/_chainguard/history/{tag}", params)
+    return JSONResponse(body, headers=headers)
+
+
+async def oci_tag_history(request: Request) -> Response:
+    name = repo_name(request)
+    tag = parse_tag(request.path_params["tag"])
+    raw_n = request.query_params.get("n")
+    if raw_n is not None and not raw_n.isdigit():
+        raise PaginationNumberInvalid(detail={"n": raw_n[:20]})
+    limit = int(raw_n) if raw_n is not None else None
+    # Strict bounds: "before" excludes its own instant, so it rounds like a lower bound.
+    before = _timestamp(request, "before", lower_bound=True)
+    since = _timestamp(request, "since", lower_bound=False)
+    raw_digest = request.query_params.get("digest")
+    digest = Digest.parse(raw_digest) if raw_digest else None
+    page = await _registry(request).history.events(
+        name, tag, limit=limit, before_ms=before, since_ms=since, digest=digest
+    )
+    manifests = [
+        {
+            "mediaType": r.media_type,
+            "size": r.size,
+            "digest": str(r.digest),
+            "annotations": {OCI_TIMESTAMP: format_timestamp(r.timestamp_ms), OCI_EVENT: r.event},
+        }
+        for r in page.records
+    ]
+    headers = {"Content-Type": OCI_INDEX}
+    if page.next_cursor_ms is not None:
+        params = {"before": format_timestamp(page.next_cursor_ms)}
+        if raw_n is not None:
+            params["n"] = raw_n
+        if since is not None:
+            params["since"] = format_timestamp(since)
+        if digest is not None:
+            params["digest"] = str(digest)
+        headers["Link"] = next_link(f"/v2/{name}/_oci/tag-history/{tag}", params)
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
+    return Response(json.dumps(index).encode(), headers=headers)

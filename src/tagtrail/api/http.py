@@ -1,0 +1,104 @@
+"""Request parsing and response-header helpers shared by the handlers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+
+from tagtrail.errors import (
+    BlobUploadInvalid,
+    ManifestTooLarge,
+    PaginationNumberInvalid,
+    RangeNotSatisfiable,
+)
+from tagtrail.types import RepoName, parse_name
+
+_CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
+_RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+MAX_PAGE = 10_000
+
+
+def repo_name(request: Request) -> RepoName:
+    return parse_name(request.path_params["name"])
+
+
+def url_for(request: Request, path: str) -> str:
+    """A Location: absolute when an external URL is configured, else host-relative."""
+    external: str | None = request.app.state.settings.external_url
+    return f"{external}{path}" if external else path
+
+
+def body(request: Request) -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncIterator[bytes]:
+        async for chunk in request.stream():
+            if chunk:
+                yield chunk
+
+    return chunks()
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ManifestTooLarge(detail={"limit": limit})
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ManifestTooLarge(detail={"limit": limit})
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def content_range(request: Request) -> tuple[int, int] | None:
+    raw = request.headers.get("content-range")
+    if raw is None:
+        return None
+    match = _CONTENT_RANGE_RE.fullmatch(raw.strip())
+    if not match:
+        raise BlobUploadInvalid("malformed Content-Range", detail={"Content-Range": raw[:100]})
+    first, last = int(match.group(1)), int(match.group(2))
+    if last < first:
+        raise RangeNotSatisfiable("Content-Range ends before it starts")
+    return first, last
+
+
+def byte_range(request: Request, size: int) -> tuple[int, int] | None:
+    """The single ``Range: bytes=`` request as (first, last), None for the whole blob.
+
+    Raises RangeNotSatisfiable for a range outside the blob (RFC 9110 416).
+    """
+    raw = request.headers.get("range")
+    if raw is None:
+        return None
+    match = _RANGE_RE.fullmatch(raw.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        return None  # RFC 9110: an unsupported or malformed Range is ignored
+    if not match.group(1):  # suffix: the last N bytes
+        length = int(match.group(2))
+        if length == 0 or size == 0:
+            raise RangeNotSatisfiable(size=size)
+        return max(0, size - length), size - 1
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) else size - 1
+    if first >= size or last < first:
+        raise RangeNotSatisfiable(size=size)
+    return first, min(last, size - 1)
+
+
+def page_params(request: Request) -> tuple[int | None, str | None]:
+    raw_n = request.query_params.get("n")
+    limit = None
+    if raw_n is not None:
+        if not raw_n.isdigit() or int(raw_n) > MAX_PAGE:
+            raise PaginationNumberInvalid(detail={"n": raw_n[:20], "max": MAX_PAGE})
+        limit = int(raw_n)
+    return limit, request.query_params.get("last") or None
+
+
+def next_link(path: str, params: dict[str, str]) -> str:
+    return f'<{path}?{urlencode(params)}>; rel="next"'

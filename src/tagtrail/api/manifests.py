@@ -1,0 +1,108 @@
+"""Handlers for manifests, tags lists, the catalog and the referrers API."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tagtrail.api.http import next_link, page_params, read_limited, repo_name, url_for
+from tagtrail.registry.manifests import Reference
+from tagtrail.registry.service import Registry
+from tagtrail.types import MAX_MANIFEST_BYTES, OCI_INDEX, Digest
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+async def get_manifest(request: Request) -> Response:
+    name = repo_name(request)
+    reference = Reference.parse(request.path_params["reference"])
+    found = await _registry(request).manifests.get(name, reference)
+    headers = {
+        "Docker-Content-Digest": str(found.digest),
+        "ETag": f'"{found.digest}"',
+        "Content-Type": found.media_type,
+    }
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(found.content))
+        return Response(status_code=200, headers=headers)
+    return Response(found.content, status_code=200, headers=headers)
+
+
+async def put_manifest(request: Request) -> Response:
+    name = repo_name(request)
+    reference = Reference.parse(request.path_params["reference"])
+    content = await read_limited(request, MAX_MANIFEST_BYTES)
+    result = await _registry(request).manifests.put(
+        name, reference, content, request.headers.get("content-type")
+    )
+    digest = result.manifest.digest
+    headers = {
+        "Location": url_for(request, f"/v2/{name}/manifests/{digest}"),
+        "Docker-Content-Digest": str(digest),
+        "Content-Length": "0",
+    }
+    if result.manifest.subject is not None:
+        headers["OCI-Subject"] = str(result.manifest.subject)
+    return Response(status_code=201, headers=headers)
+
+
+async def delete_manifest(request: Request) -> Response:
+    name = repo_name(request)
+    reference = Reference.parse(request.path_params["reference"])
+    await _registry(request).manifests.delete(name, reference)
+    return Response(status_code=202)
+
+
+async def list_tags(request: Request) -> Response:
+    name = repo_name(request)
+    limit, after = page_params(request)
+    # One extra row tells whether a next page exists without a second query.
+    found = await _registry(request).manifests.tags(
+        name, None if limit is None else limit + 1, after
+    )
+    headers = {}
+    if limit is not None and len(found) > limit:
+        found = found[:limit]
+        headers["Link"] = next_link(f"/v2/{name}/tags/list", {"n": str(limit), "last": found[-1]})
+    return JSONResponse({"name": name, "tags": found}, headers=headers)
+
+
+async def catalog(request: Request) -> Response:
+    limit, after = page_params(request)
+    found = await _registry(request).manifests.repositories(
+        None if limit is None else limit + 1, after
+    )
+    headers = {}
+    if limit is not None and len(found) > limit:
+        found = found[:limit]
+        headers["Link"] = next_link("/v2/_catalog", {"n": str(limit), "last": found[-1]})
+    return JSONResponse({"repositories": found}, headers=headers)
+
+
+async def referrers(request: Request) -> Response:
+    name = repo_name(request)
+    subject = Digest.parse(request.path_params["digest"])
+    artifact_type = request.query_params.get("artifactType") or None
+    found = await _registry(request).manifests.referrers(name, subject, artifact_type)
+    descriptors = []
+    for referrer in found:
+        descriptor: dict[str, object] = {
+            "mediaType": referrer.media_type,
+            "digest": str(referrer.digest),
+            "size": referrer.size,
+        }
+        if referrer.artifact_type:
+            descriptor["artifactType"] = referrer.artifact_type
+        if referrer.annotations_json:
+            descriptor["annotations"] = json.loads(referrer.annotations_json)
+        descriptors.append(descriptor)
+    headers = {"Content-Type": OCI_INDEX}
+    if artifact_type is not None:
+        headers["OCI-Filters-Applied"] = "artifactType"
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors}
+    return Response(json.dumps(index).encode(), status_code=200, headers=headers)

@@ -1,0 +1,1 @@
+"""Blob bytes: a driver protocol and its implementations. Drivers know nothing of tags."""

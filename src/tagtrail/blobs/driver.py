@@ -1,0 +1,70 @@
+"""The blob-driver protocol.
+
+A driver stores content-addressed blobs and the in-progress data of upload sessions. It does
+not know which repository a blob belongs to (the metadata store does) and never decides whether
+a digest is right: the registry layer verifies before it calls ``commit_upload``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from tagtrail.types import Digest
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """The blob is a file on this machine: the server sends it itself (zero-copy)."""
+
+    path: Path
+    stat: os.stat_result
+
+    @property
+    def size(self) -> int:
+        return self.stat.st_size
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """The blob is served elsewhere, for example a presigned object-storage URL."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """The driver streams the bytes through this process."""
+
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
+BlobSource = LocalFile | Redirect | Stream
+
+
+class BlobDriver(Protocol):
+    async def size(self, digest: Digest) -> int | None:
+        """Size of the stored blob, or None when its bytes are not stored."""
+
+    async def source(self, digest: Digest) -> BlobSource | None:
+        """How to send the blob's bytes, or None when they are not stored."""
+
+    async def read(self, digest: Digest) -> AsyncIterator[bytes]: ...
+
+    async def delete(self, digest: Digest) -> None: ...
+
+    async def start_upload(self, upload_id: str) -> None: ...
+
+    async def append_upload(self, upload_id: str, offset: int, chunks: AsyncIterable[bytes]) -> int:
+        """Write ``chunks`` at ``offset`` (the current end) and return the new end."""
+
+    async def read_upload(self, upload_id: str) -> AsyncIterator[bytes]: ...
+
+    async def commit_upload(self, upload_id: str, digest: Digest) -> None:
+        """Make the upload's bytes the blob ``digest``, atomically, and drop the upload."""
+
+    async def cancel_upload(self, upload_id: str) -> None: ...

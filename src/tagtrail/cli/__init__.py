@@ -1,0 +1,1 @@
+"""The ``tagtrail`` command: one module per subcommand."""

@@ -1,0 +1,82 @@
+"""Typed settings: flags > environment (``TAGTRAIL_*``) > TOML file > defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "TAGTRAIL_CONFIG"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAGTRAIL_", extra="forbid")
+
+    listen: str = Field("127.0.0.1:5000", description="host:port to listen on")
+    data_dir: Path = Field(Path("tagtrail-data"), description="embedded storage directory")
+    external_url: str | None = Field(
+        None, description="URL clients reach this registry at (for Location and Link headers)"
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the metadata store; default: SQLite in data_dir"
+    )
+    protect_history: bool = Field(
+        False, description="refuse DELETE by digest for digests that a tag history names"
+    )
+    workers: int = Field(1, ge=1, description="server worker processes")
+    log_level: str = Field("info")
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError("listen must be host:port")
+        return value
+
+    @field_validator("external_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def metadata_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'tagtrail.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and config file, with explicit overrides on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

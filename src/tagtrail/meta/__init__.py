@@ -1,0 +1,1 @@
+"""Metadata: repositories, blob links, manifests, tags and their history, upload sessions."""

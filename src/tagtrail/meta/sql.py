@@ -1,0 +1,581 @@
+"""The metadata store on SQLAlchemy Core (async): SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import and_, delete, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tagtrail.errors import Unsupported
+from tagtrail.meta.migrate import upgrade_to_head
+from tagtrail.meta.schema import (
+    blob_links,
+    manifest_refs,
+    manifests,
+    repositories,
+    tag_history,
+    tags,
+    uploads,
+)
+from tagtrail.types import (
+    Digest,
+    HistoryEvent,
+    HistoryRecord,
+    Manifest,
+    Referrer,
+    RepoName,
+    StoredManifest,
+    Tag,
+    TagMove,
+    UploadSession,
+)
+
+_WRITE = "tagtrail_write"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL for concurrent readers; writers take the lock up front (BEGIN IMMEDIATE) so that a
+    read-then-write transaction never fails with SQLITE_BUSY halfway through."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SqlMetadataStore:
+    """MetadataStore on one SQLAlchemy engine. Repository ids are cached: never deleted."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        self._repo_ids: dict[str, int] = {}
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> SqlMetadataStore:
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        engine = create_async_engine(url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
+        store = cls(engine)
+        if migrate:
+            async with store._write() as conn:
+                await conn.run_sync(upgrade_to_head)
+        return store
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(**{_WRITE: True})
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _insert(self, table: Any) -> Any:
+        dialect = postgresql if self._dialect == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    # Repositories -------------------------------------------------------------------------
+
+    async def _repo_id(self, conn: AsyncConnection, name: RepoName) -> int | None:
+        cached = self._repo_ids.get(name)
+        if cached is not None:
+            return cached
+        found = await conn.scalar(select(repositories.c.id).where(repositories.c.name == name))
+        if found is not None:
+            self._repo_ids[name] = found
+        return found
+
+    async def _ensure_repo(self, conn: AsyncConnection, name: RepoName) -> int:
+        found = await self._repo_id(conn, name)
+        if found is not None:
+            return found
+        await conn.execute(
+            self._insert(repositories)
+            .values(name=name, created_ms=now_ms())
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        repo_id = await conn.scalar(select(repositories.c.id).where(repositories.c.name == name))
+        assert repo_id is not None
+        # Not cached until commit: a rolled-back insert must not leave a dangling id.
+        return int(repo_id)
+
+    async def repository_exists(self, name: RepoName) -> bool:
+        async with self._read() as conn:
+            return await self._repo_id(conn, name) is not None
+
+    async def list_repositories(self, limit: int | None, after: str | None) -> list[str]:
+        query = select(repositories.c.name).order_by(repositories.c.name)
+        if after:
+            query = query.where(repositories.c.name > after)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self._read() as conn:
+            return list((await conn.scalars(query)).all())
+
+    # Blobs ----------------------------------------------------------------------------------
+
+    async def blob_size(self, name: RepoName, digest: Digest) -> int | None:
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return None
+            size = await conn.scalar(
+                select(blob_links.c.size).where(
+                    blob_links.c.repository_id == repo_id, blob_links.c.digest == str(digest)
+                )
+            )
+            return None if size is None else int(size)
+
+    async def link_blob(self, name: RepoName, digest: Digest, size: int) -> None:
+        async with self._write() as conn:
+            repo_id = await self._ensure_repo(conn, name)
+            await conn.execute(
+                self._insert(blob_links)
+                .values(repository_id=repo_id, digest=str(digest), size=size, created_ms=now_ms())
+                .on_conflict_do_nothing(index_elements=["repository_id", "digest"])
+            )
+
+    async def unlink_blob(self, name: RepoName, digest: Digest, protect_history: bool) -> bool:
+        async with self._write() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return False
+            if protect_history:
+                referencing = (
+                    select(manifest_refs.c.manifest_digest)
+                    .where(
+                        manifest_refs.c.repository_id == repo_id,
+                        manifest_refs.c.child_digest == str(digest),
+                    )
+                    .scalar_subquery()
+                )
+                named = await conn.scalar(
+                    select(func.count())
+                    .select_from(tag_history)
+                    .where(
+                        tag_history.c.repository_id == repo_id,
+                        tag_history.c.digest.in_(referencing),
+                    )
+                )
+                if named:
+                    raise Unsupported(
+                        "blob is referenced by a manifest that a tag history names",
+                        detail={"digest": str(digest)},
+                    )
+            result = await conn.execute(
+                delete(blob_links).where(
+                    blob_links.c.repository_id == repo_id, blob_links.c.digest == str(digest)
+                )
+            )
+            return bool(result.rowcount)
+
+    async def missing_blobs(self, name: RepoName, digests: Sequence[Digest]) -> list[Digest]:
+        return await self._missing(name, digests, blob_links)
+
+    async def missing_manifests(self, name: RepoName, digests: Sequence[Digest]) -> list[Digest]:
+        return await self._missing(name, digests, manifests)
+
+    async def _missing(self, name: RepoName, digests: Sequence[Digest], table: Any) -> list[Digest]:
+        if not digests:
+            return []
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return list(digests)
+            present = set(
+                (
+                    await conn.scalars(
+                        select(table.c.digest).where(
+                            table.c.repository_id == repo_id,
+                            table.c.digest.in_([str(d) for d in digests]),
+                        )
+                    )
+                ).all()
+            )
+        return [d for d in digests if str(d) not in present]
+
+    # Uploads --------------------------------------------------------------------------------
+
+    async def create_upload(self, name: RepoName, upload_id: str) -> UploadSession:
+        started = now_ms()
+        async with self._write() as conn:
+            repo_id = await self._ensure_repo(conn, name)
+            await conn.execute(
+                uploads.insert().values(
+                    id=upload_id, repository_id=repo_id, offset=0, started_ms=started
+                )
+            )
+        return UploadSession(upload_id, name, 0, started)
+
+    async def get_upload(self, name: RepoName, upload_id: str) -> UploadSession | None:
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return None
+            row = (
+                await conn.execute(
+                    select(uploads.c.offset, uploads.c.started_ms).where(
+                        uploads.c.id == upload_id, uploads.c.repository_id == repo_id
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return UploadSession(upload_id, name, int(row.offset), int(row.started_ms))
+
+    async def advance_upload(self, upload_id: str, expected: int, new_offset: int) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(uploads)
+                .where(uploads.c.id == upload_id, uploads.c.offset == expected)
+                .values(offset=new_offset)
+            )
+            return bool(result.rowcount)
+
+    async def delete_upload(self, upload_id: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(delete(uploads).where(uploads.c.id == upload_id))
+
+    # Manifests and tags ---------------------------------------------------------------------
+
+    async def put_manifest(
+        self, name: RepoName, manifest: Manifest, tag: Tag | None
+    ) -> TagMove | None:
+        digest = str(manifest.digest)
+        async with self._write() as conn:
+            repo_id = await self._ensure_repo(conn, name)
+            inserted = await conn.execute(
+                self._insert(manifests)
+                .values(
+                    repository_id=repo_id,
+                    digest=digest,
+                    media_type=manifest.media_type,
+                    size=manifest.size,
+                    content=manifest.content,
+                    subject=str(manifest.subject) if manifest.subject else None,
+                    artifact_type=manifest.artifact_type,
+                    annotations=manifest.annotations_json,
+                    created_ms=now_ms(),
+                )
+                .on_conflict_do_nothing(index_elements=["repository_id", "digest"])
+            )
+            if inserted.rowcount:
+                refs = [(d, "blob") for d in manifest.blob_refs]
+                refs += [(d, "manifest") for d in manifest.manifest_refs]
+                unique = {str(d): kind for d, kind in refs}
+                if unique:
+                    await conn.execute(
+                        self._insert(manifest_refs).on_conflict_do_nothing(),
+                        [
+                            {
+                                "repository_id": repo_id,
+                                "manifest_digest": digest,
+                                "child_digest": child,
+                                "kind": kind,
+                            }
+                            for child, kind in unique.items()
+                        ],
+                    )
+            if tag is None:
+                return None
+            return await self._point_tag(conn, repo_id, tag, manifest)
+
+    async def _point_tag(
+        self, conn: AsyncConnection, repo_id: int, tag: Tag, manifest: Manifest
+    ) -> TagMove:
+        current = await conn.scalar(
+            select(tags.c.digest)
+            .where(tags.c.repository_id == repo_id, tags.c.name == tag)
+            .with_for_update()
+        )
+        new_digest = str(manifest.digest)
+        if current == new_digest:
+            return TagMove(tag, manifest.digest, moved=False)
+        ts = await self._next_timestamp(conn, repo_id, tag)
+        if current is None:
+            await conn.execute(
+                tags.insert().values(
+                    repository_id=repo_id, name=tag, digest=new_digest, updated_ms=ts
+                )
+            )
+        else:
+            await conn.execute(
+                update(tags)
+                .where(tags.c.repository_id == repo_id, tags.c.name == tag)
+                .values(digest=new_digest, updated_ms=ts)
+            )
+        await self._record(
+            conn, repo_id, tag, ts, new_digest, "created", manifest.media_type, manifest.size
+        )
+        return TagMove(tag, Digest.parse(current) if current else None, moved=True)
+
+    async def _next_timestamp(self, conn: AsyncConnection, repo_id: int, tag: str) -> int:
+        """Now, or one millisecond after the tag's last record when the clock has not moved
+        past it: timestamps of one tag are strictly increasing, so they page exactly."""
+        last = await conn.scalar(
+            select(func.max(tag_history.c.ts_ms)).where(
+                tag_history.c.repository_id == repo_id, tag_history.c.tag == tag
+            )
+        )
+        current = now_ms()
+        return current if last is None or current > last else int(last) + 1
+
+    async def _record(
+        self,
+        conn: AsyncConnection,
+        repo_id: int,
+        tag: str,
+        ts: int,
+        digest: str,
+        kind: HistoryEvent,
+        media_type: str,
+        size: int,
+    ) -> None:
+        await conn.execute(
+            tag_history.insert().values(
+                repository_id=repo_id,
+                tag=tag,
+                ts_ms=ts,
+                digest=digest,
+                event=kind,
+                media_type=media_type,
+                size=size,
+            )
+        )
+
+    async def _untag(self, conn: AsyncConnection, repo_id: int, tag: str, digest: str) -> None:
+        described = (
+            await conn.execute(
+                select(manifests.c.media_type, manifests.c.size).where(
+                    manifests.c.repository_id == repo_id, manifests.c.digest == digest
+                )
+            )
+        ).first()
+        media_type, size = (described.media_type, described.size) if described else ("", 0)
+        ts = await self._next_timestamp(conn, repo_id, tag)
+        await conn.execute(delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == tag))
+        await self._record(conn, repo_id, tag, ts, digest, "deleted", media_type, int(size))
+
+    async def get_manifest(self, name: RepoName, digest: Digest) -> StoredManifest | None:
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return None
+            row = (
+                await conn.execute(
+                    select(manifests.c.media_type, manifests.c.content).where(
+                        manifests.c.repository_id == repo_id, manifests.c.digest == str(digest)
+                    )
+                )
+            ).first()
+        return None if row is None else StoredManifest(digest, row.media_type, bytes(row.content))
+
+    async def resolve_tag(self, name: RepoName, tag: Tag) -> StoredManifest | None:
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return None
+            row = (
+                await conn.execute(
+                    select(manifests.c.digest, manifests.c.media_type, manifests.c.content)
+                    .select_from(
+                        tags.join(
+                            manifests,
+                            and_(
+                                manifests.c.repository_id == tags.c.repository_id,
+                                manifests.c.digest == tags.c.digest,
+                            ),
+                        )
+                    )
+                    .where(tags.c.repository_id == repo_id, tags.c.name == tag)
+                )
+            ).first()
+        if row is None:
+            return None
+        return StoredManifest(Digest.parse(row.digest), row.media_type, bytes(row.content))
+
+    async def delete_tag(self, name: RepoName, tag: Tag) -> bool:
+        async with self._write() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return False
+            current = await conn.scalar(
+                select(tags.c.digest)
+                .where(tags.c.repository_id == repo_id, tags.c.name == tag)
+                .with_for_update()
+            )
+            if current is None:
+                return False
+            await self._untag(conn, repo_id, tag, current)
+            return True
+
+    async def delete_manifest(self, name: RepoName, digest: Digest, protect_history: bool) -> bool:
+        async with self._write() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return False
+            exists = await conn.scalar(
+                select(manifests.c.size).where(
+                    manifests.c.repository_id == repo_id, manifests.c.digest == str(digest)
+                )
+            )
+            if exists is None:
+                return False
+            if protect_history:
+                named = await conn.scalar(
+                    select(func.count())
+                    .select_from(tag_history)
+                    .where(
+                        tag_history.c.repository_id == repo_id,
+                        tag_history.c.digest == str(digest),
+                    )
+                )
+                if named:
+                    raise Unsupported(
+                        "a tag history names this digest, and history is protected",
+                        detail={"digest": str(digest)},
+                    )
+            pointing = (
+                await conn.scalars(
+                    select(tags.c.name)
+                    .where(tags.c.repository_id == repo_id, tags.c.digest == str(digest))
+                    .order_by(tags.c.name)
+                )
+            ).all()
+            for tag in pointing:
+                await self._untag(conn, repo_id, tag, str(digest))
+            await conn.execute(
+                delete(manifest_refs).where(
+                    manifest_refs.c.repository_id == repo_id,
+                    manifest_refs.c.manifest_digest == str(digest),
+                )
+            )
+            await conn.execute(
+                delete(manifests).where(
+                    manifests.c.repository_id == repo_id, manifests.c.digest == str(digest)
+                )
+            )
+            return True
+
+    async def list_tags(self, name: RepoName, limit: int | None, after: str | None) -> list[str]:
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return []
+            query = select(tags.c.name).where(tags.c.repository_id == repo_id).order_by(tags.c.name)
+            if after:
+                query = query.where(tags.c.name > after)
+            if limit is not None:
+                query = query.limit(limit)
+            return list((await conn.scalars(query)).all())
+
+    async def referrers(
+        self, name: RepoName, subject: Digest, artifact_type: str | None
+    ) -> list[Referrer]:
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return []
+            query = (
+                select(
+                    manifests.c.digest,
+                    manifests.c.media_type,
+                    manifests.c.size,
+                    manifests.c.artifact_type,
+                    manifests.c.annotations,
+                )
+                .where(manifests.c.repository_id == repo_id, manifests.c.subject == str(subject))
+                .order_by(manifests.c.created_ms, manifests.c.digest)
+            )
+            if artifact_type is not None:
+                query = query.where(manifests.c.artifact_type == artifact_type)
+            rows = (await conn.execute(query)).all()
+        return [
+            Referrer(
+                Digest.parse(r.digest), r.media_type, int(r.size), r.artifact_type, r.annotations
+            )
+            for r in rows
+        ]
+
+    # Tag history ----------------------------------------------------------------------------
+
+    async def tag_has_history(self, name: RepoName, tag: Tag) -> bool:
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return False
+            found = await conn.scalar(
+                select(tag_history.c.id)
+                .where(tag_history.c.repository_id == repo_id, tag_history.c.tag == tag)
+                .limit(1)
+            )
+            return found is not None
+
+    async def history(
+        self,
+        name: RepoName,
+        tag: Tag,
+        *,
+        start_ms: int | None,
+        end_ms: int | None,
+        limit: int,
+        event: str | None = None,
+        digest: Digest | None = None,
+        newest_first: bool = False,
+    ) -> list[HistoryRecord]:
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return []
+            ts = tag_history.c.ts_ms
+            query = select(
+                ts,
+                tag_history.c.digest,
+                tag_history.c.event,
+                tag_history.c.media_type,
+                tag_history.c.size,
+            ).where(tag_history.c.repository_id == repo_id, tag_history.c.tag == tag)
+            if start_ms is not None:
+                query = query.where(ts >= start_ms)
+            if end_ms is not None:
+                query = query.where(ts <= end_ms)
+            if event is not None:
+                query = query.where(tag_history.c.event == event)
+            if digest is not None:
+                query = query.where(tag_history.c.digest == str(digest))
+            query = query.order_by(ts.desc() if newest_first else ts).limit(limit)
+            rows = (await conn.execute(query)).all()
+        return [
+            HistoryRecord(int(r.ts_ms), Digest.parse(r.digest), r.event, r.media_type, int(r.size))
+            for r in rows
+        ]

@@ -1,0 +1,91 @@
+"""The metadata-store protocol: everything the registry layer asks of a database.
+
+Implementations must make each method atomic. ``put_manifest`` and ``delete_*`` record tag
+history in the same transaction as the tag change itself, with per-tag timestamps that are
+strictly increasing even when two moves land in the same millisecond.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from tagtrail.types import (
+    Digest,
+    HistoryRecord,
+    Manifest,
+    Referrer,
+    RepoName,
+    StoredManifest,
+    Tag,
+    TagMove,
+    UploadSession,
+)
+
+
+class MetadataStore(Protocol):
+    async def close(self) -> None: ...
+
+    # Repositories
+    async def repository_exists(self, name: RepoName) -> bool: ...
+    async def list_repositories(self, limit: int | None, after: str | None) -> list[str]: ...
+
+    # Blobs, as linked into repositories
+    async def blob_size(self, name: RepoName, digest: Digest) -> int | None:
+        """Size of ``digest`` when it is linked into ``name``, else None."""
+
+    async def link_blob(self, name: RepoName, digest: Digest, size: int) -> None: ...
+    async def unlink_blob(self, name: RepoName, digest: Digest, protect_history: bool) -> bool:
+        """Remove the link; False when there was none. Raises Unsupported when protected."""
+
+    async def missing_blobs(self, name: RepoName, digests: Sequence[Digest]) -> list[Digest]: ...
+    async def missing_manifests(
+        self, name: RepoName, digests: Sequence[Digest]
+    ) -> list[Digest]: ...
+
+    # Upload sessions
+    async def create_upload(self, name: RepoName, upload_id: str) -> UploadSession: ...
+    async def get_upload(self, name: RepoName, upload_id: str) -> UploadSession | None: ...
+    async def advance_upload(self, upload_id: str, expected: int, new_offset: int) -> bool:
+        """Compare-and-set the offset; False when another writer moved it first."""
+
+    async def delete_upload(self, upload_id: str) -> None: ...
+
+    # Manifests and tags
+    async def put_manifest(
+        self, name: RepoName, manifest: Manifest, tag: Tag | None
+    ) -> TagMove | None:
+        """Store the manifest and, with a tag, point the tag at it, recording a move."""
+
+    async def get_manifest(self, name: RepoName, digest: Digest) -> StoredManifest | None: ...
+    async def resolve_tag(self, name: RepoName, tag: Tag) -> StoredManifest | None: ...
+    async def delete_tag(self, name: RepoName, tag: Tag) -> bool: ...
+    async def delete_manifest(self, name: RepoName, digest: Digest, protect_history: bool) -> bool:
+        """Delete the manifest and untag its tags (recorded). False when it was not there."""
+
+    async def list_tags(
+        self, name: RepoName, limit: int | None, after: str | None
+    ) -> list[str]: ...
+    async def referrers(
+        self, name: RepoName, subject: Digest, artifact_type: str | None
+    ) -> list[Referrer]: ...
+
+    # Tag history
+    async def tag_has_history(self, name: RepoName, tag: Tag) -> bool: ...
+    async def history(
+        self,
+        name: RepoName,
+        tag: Tag,
+        *,
+        start_ms: int | None,
+        end_ms: int | None,
+        limit: int,
+        event: str | None = None,
+        digest: Digest | None = None,
+        newest_first: bool = False,
+    ) -> list[HistoryRecord]:
+        """Records with start_ms <= ts <= end_ms, at most ``limit``, oldest first by default.
+
+        ``event`` keeps one kind of record ("created" or "deleted"); ``digest`` keeps the records
+        of one digest.
+        """

@@ -1,0 +1,46 @@
+"""The registry: the use cases wired to one metadata store and one blob driver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tagtrail.blobs.driver import BlobDriver
+from tagtrail.blobs.filesystem import FilesystemDriver
+from tagtrail.config import Settings
+from tagtrail.meta.sql import SqlMetadataStore
+from tagtrail.meta.store import MetadataStore
+from tagtrail.registry.blobs import Blobs
+from tagtrail.registry.history import History
+from tagtrail.registry.manifests import Manifests
+from tagtrail.registry.uploads import Uploads
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    meta: MetadataStore
+    driver: BlobDriver
+    uploads: Uploads
+    blobs: Blobs
+    manifests: Manifests
+    history: History
+
+    @classmethod
+    def build(cls, meta: MetadataStore, driver: BlobDriver, *, protect_history: bool) -> Registry:
+        return cls(
+            meta=meta,
+            driver=driver,
+            uploads=Uploads(meta, driver),
+            blobs=Blobs(meta, driver, protect_history),
+            manifests=Manifests(meta, protect_history),
+            history=History(meta),
+        )
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Registry:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        meta = await SqlMetadataStore.open(settings.metadata_url)
+        driver = FilesystemDriver(settings.data_dir)
+        return cls.build(meta, driver, protect_history=settings.protect_history)
+
+    async def close(self) -> None:
+        await self.meta.close()

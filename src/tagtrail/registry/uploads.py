@@ -1,0 +1,196 @@
+"""Blob uploads: sessions, streamed and chunked appends, digest-verified completion, mounts."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from tagtrail.blobs.driver import BlobDriver
+from tagtrail.errors import (
+    BlobUploadInvalid,
+    BlobUploadUnknown,
+    DigestInvalid,
+    RangeNotSatisfiable,
+)
+from tagtrail.meta.store import MetadataStore
+from tagtrail.types import Digest, RepoName, UploadSession
+
+_UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    digest: Digest
+    size: int
+
+
+def parse_upload_id(raw: str) -> str:
+    if not _UPLOAD_ID_RE.fullmatch(raw):
+        raise BlobUploadUnknown(detail={"upload": raw[:100]})
+    return raw
+
+
+class _Hashers:
+    """Running hashes of uploads in progress, so completion need not re-read the bytes.
+
+    Purely a cache: when a session moved on elsewhere (another replica, a restart) the offset
+    no longer matches and the digest is computed from the stored bytes instead.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    def get(self, upload_id: str, offset: int) -> dict[str, Any]:
+        cached = self._states.get(upload_id)
+        if cached and cached[0] == offset:
+            return {alg: h.copy() for alg, h in cached[1].items()}
+        if offset == 0:
+            # sha256 is what clients send; a sha512 completion re-reads the bytes instead.
+            return {"sha256": hashlib.sha256()}
+        return {}
+
+    def put(self, upload_id: str, offset: int, hashers: dict[str, Any]) -> None:
+        if hashers:
+            self._states[upload_id] = (offset, hashers)
+
+    def drop(self, upload_id: str) -> None:
+        self._states.pop(upload_id, None)
+
+
+class Uploads:
+    def __init__(self, meta: MetadataStore, blobs: BlobDriver) -> None:
+        self._meta = meta
+        self._blobs = blobs
+        self._hashers = _Hashers()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def start(self, name: RepoName) -> UploadSession:
+        upload_id = uuid.uuid4().hex
+        await self._blobs.start_upload(upload_id)
+        return await self._meta.create_upload(name, upload_id)
+
+    async def status(self, name: RepoName, upload_id: str) -> UploadSession:
+        session = await self._meta.get_upload(name, parse_upload_id(upload_id))
+        if session is None:
+            raise BlobUploadUnknown(detail={"upload": upload_id})
+        return session
+
+    async def append(
+        self,
+        name: RepoName,
+        upload_id: str,
+        body: AsyncIterable[bytes],
+        content_range: tuple[int, int] | None,
+    ) -> UploadSession:
+        """Append a chunk. With a Content-Range it must start at the current end (else 416)."""
+        async with self._lock(upload_id):
+            session = await self.status(name, upload_id)
+            if content_range is not None and content_range[0] != session.offset:
+                raise RangeNotSatisfiable(
+                    "chunk does not start at the end of the upload",
+                    detail={"expected_start": session.offset, "start": content_range[0]},
+                    size=session.offset,
+                )
+            expected = None if content_range is None else content_range[1] - content_range[0] + 1
+            new_offset = await self._write(session, body, expected)
+            return UploadSession(session.id, name, new_offset, session.started_ms)
+
+    async def finish(
+        self, name: RepoName, upload_id: str, digest: Digest, body: AsyncIterable[bytes]
+    ) -> Completed:
+        """The closing PUT: append what the body holds, verify the digest, commit, link."""
+        async with self._lock(upload_id):
+            session = await self.status(name, upload_id)
+            size = await self._write(session, body)
+            actual = await self._digest_of(upload_id, size, digest.algorithm)
+            if actual != digest:
+                # As Distribution does: a failed completion ends the session, nothing lingers.
+                await self._meta.delete_upload(upload_id)
+                await self._blobs.cancel_upload(upload_id)
+                self._hashers.drop(upload_id)
+                raise DigestInvalid(
+                    detail={"expected": str(digest), "actual": str(actual)},
+                )
+            await self._blobs.commit_upload(upload_id, digest)
+            await self._meta.link_blob(name, digest, size)
+            await self._meta.delete_upload(upload_id)
+            self._hashers.drop(upload_id)
+        self._locks.pop(upload_id, None)
+        return Completed(digest, size)
+
+    async def monolithic(
+        self, name: RepoName, digest: Digest, body: AsyncIterable[bytes]
+    ) -> Completed:
+        session = await self.start(name)
+        try:
+            return await self.finish(name, session.id, digest, body)
+        except BaseException:
+            await self.cancel(name, session.id)
+            raise
+
+    async def cancel(self, name: RepoName, upload_id: str) -> None:
+        session = await self.status(name, upload_id)
+        await self._meta.delete_upload(session.id)
+        await self._blobs.cancel_upload(session.id)
+        self._hashers.drop(session.id)
+        self._locks.pop(session.id, None)
+
+    async def mount(self, name: RepoName, digest: Digest, source: RepoName) -> Completed | None:
+        """Link a blob of ``source`` into ``name``; None when ``source`` does not have it."""
+        size = await self._meta.blob_size(source, digest)
+        if size is None or await self._blobs.size(digest) is None:
+            return None
+        await self._meta.link_blob(name, digest, size)
+        return Completed(digest, size)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _lock(self, upload_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(upload_id, asyncio.Lock())
+
+    async def _write(
+        self, session: UploadSession, body: AsyncIterable[bytes], expected: int | None = None
+    ) -> int:
+        """Append ``body``; the new offset is recorded only when the whole chunk arrived."""
+        hashers = self._hashers.get(session.id, session.offset)
+
+        async def hashed() -> AsyncIterator[bytes]:
+            async for chunk in body:
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+                yield chunk
+
+        try:
+            new_offset = await self._blobs.append_upload(session.id, session.offset, hashed())
+        except BaseException:
+            self._hashers.drop(session.id)
+            raise
+        if expected is not None and new_offset - session.offset != expected:
+            # Not recorded, so the next append truncates these bytes away.
+            self._hashers.drop(session.id)
+            raise BlobUploadInvalid(
+                "chunk length does not match Content-Range",
+                detail={"expected": expected, "received": new_offset - session.offset},
+            )
+        if new_offset == session.offset:
+            return new_offset
+        if not await self._meta.advance_upload(session.id, session.offset, new_offset):
+            self._hashers.drop(session.id)
+            raise RangeNotSatisfiable(
+                "upload was changed concurrently", detail={"upload": session.id}
+            )
+        self._hashers.put(session.id, new_offset, hashers)
+        return new_offset
+
+    async def _digest_of(self, upload_id: str, size: int, algorithm: str) -> Digest:
+        cached = self._hashers.get(upload_id, size).get(algorithm)
+        if cached is None:
+            cached = hashlib.new(algorithm)
+            async for chunk in await self._blobs.read_upload(upload_id):
+                cached.update(chunk)
+        return Digest(algorithm, cached.hexdigest())

@@ -1,0 +1,171 @@
+"""Pure value types: digests, repository names, tags, and the records the layers exchange.
+
+Parsing functions raise the matching ``tagtrail.errors`` exception; they never return None
+for bad input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, NewType
+
+from tagtrail.errors import DigestInvalid, NameInvalid, TagInvalid, TimestampInvalid
+
+# OCI distribution-spec grammar for repository names (path components joined by "/").
+_NAME_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_NAME_RE = re.compile(rf"{_NAME_COMPONENT}(?:/{_NAME_COMPONENT})*")
+_TAG_RE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
+MAX_NAME_LENGTH = 255
+
+# Algorithms we accept, with the exact hex length of their encoded part.
+DIGEST_ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
+_DIGEST_RE = re.compile(r"(sha256|sha512):([a-f0-9]+)")
+
+RepoName = NewType("RepoName", str)
+Tag = NewType("Tag", str)
+
+
+def parse_name(raw: str) -> RepoName:
+    if len(raw) > MAX_NAME_LENGTH or not _NAME_RE.fullmatch(raw):
+        raise NameInvalid(detail={"name": raw[:MAX_NAME_LENGTH]})
+    return RepoName(raw)
+
+
+def parse_tag(raw: str) -> Tag:
+    if not _TAG_RE.fullmatch(raw):
+        raise TagInvalid(detail={"tag": raw[:200]})
+    return Tag(raw)
+
+
+def is_digest_reference(reference: str) -> bool:
+    """A manifest reference is a digest when it carries an algorithm prefix."""
+    return ":" in reference
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    algorithm: str
+    hex: str
+
+    @classmethod
+    def parse(cls, raw: str) -> Digest:
+        match = _DIGEST_RE.fullmatch(raw)
+        if not match or len(match.group(2)) != DIGEST_ALGORITHMS[match.group(1)]:
+            raise DigestInvalid("invalid digest", detail={"digest": raw[:200]})
+        return cls(match.group(1), match.group(2))
+
+    @classmethod
+    def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hex}"
+
+
+# Manifest media types the registry understands as manifests (others are refused).
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+IMAGE_MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+INDEX_MANIFEST_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
+MANIFEST_MEDIA_TYPES = IMAGE_MANIFEST_TYPES | INDEX_MANIFEST_TYPES
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A manifest as stored: its exact bytes and what was parsed out of them."""
+
+    digest: Digest
+    media_type: str
+    content: bytes
+    # Blobs (config, layers) and child manifests it references, for validation and GC.
+    blob_refs: tuple[Digest, ...]
+    manifest_refs: tuple[Digest, ...]
+    subject: Digest | None
+    artifact_type: str | None
+    annotations_json: str | None
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: Digest
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Referrer:
+    digest: Digest
+    media_type: str
+    size: int
+    artifact_type: str | None
+    annotations_json: str | None
+
+
+HistoryEvent = Literal["created", "deleted"]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    """One move of a tag: it was pointed at ``digest`` (created) or removed (deleted)."""
+
+    timestamp_ms: int
+    digest: Digest
+    event: HistoryEvent
+    media_type: str
+    size: int
+
+    @property
+    def timestamp(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TagMove:
+    """What a manifest PUT did to a tag: ``previous`` is None for a new tag."""
+
+    tag: Tag
+    previous: Digest | None
+    moved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    id: str
+    repository: RepoName
+    offset: int
+    started_ms: int
+
+
+def format_timestamp(timestamp_ms: int) -> str:
+    """RFC 3339 in UTC with millisecond precision: 2023-05-12T13:46:10.555Z."""
+    moment = datetime.fromtimestamp(timestamp_ms // 1000, tz=UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{timestamp_ms % 1000:03d}Z"
+
+
+def parse_timestamp(raw: str, *, round_up: bool = False) -> int:
+    """Parse an ISO 8601 / RFC 3339 timestamp into epoch milliseconds (naive means UTC).
+
+    Records carry millisecond timestamps, so a finer bound is rounded to the millisecond that
+    keeps the same records: down for an upper bound, up (``round_up``) for a lower one.
+    """
+    text = raw.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise TimestampInvalid(detail={"timestamp": raw[:100]}) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    millis, micros = divmod(delta.microseconds, 1000)
+    rounded = millis + (1 if round_up and micros else 0)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + rounded

@@ -1,0 +1,166 @@
+"""Contract of ``MetadataStore``: what every backend must do, history invariants first."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from tagtrail.errors import Unsupported
+from tagtrail.meta.store import MetadataStore
+from tagtrail.types import OCI_MANIFEST, Digest, Manifest, RepoName, Tag
+
+pytestmark = pytest.mark.anyio
+
+REPO = RepoName("team/app")
+CONFIG = Digest.of(b"{}")
+
+
+def manifest(n: int, subject: Digest | None = None) -> Manifest:
+    content = json.dumps(
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "annotations": {"n": str(n)}}
+    ).encode()
+    return Manifest(
+        digest=Digest.of(content),
+        media_type=OCI_MANIFEST,
+        content=content,
+        blob_refs=(CONFIG,),
+        manifest_refs=(),
+        subject=subject,
+        artifact_type="application/vnd.test",
+        annotations_json=None,
+    )
+
+
+async def history_of(store: MetadataStore, tag: str) -> list[tuple[str, str]]:
+    records = await store.history(REPO, Tag(tag), start_ms=None, end_ms=None, limit=10_000)
+    return [(str(r.digest), r.event) for r in records]
+
+
+async def test_tag_moves_are_recorded_once_each(store: MetadataStore) -> None:
+    first, second = manifest(1), manifest(2)
+    move = await store.put_manifest(REPO, first, Tag("latest"))
+    assert move is not None and move.moved and move.previous is None
+    again = await store.put_manifest(REPO, first, Tag("latest"))
+    assert again is not None and not again.moved
+    await store.put_manifest(REPO, second, Tag("latest"))
+    assert await history_of(store, "latest") == [
+        (str(first.digest), "created"),
+        (str(second.digest), "created"),
+    ]
+    resolved = await store.resolve_tag(REPO, Tag("latest"))
+    assert resolved is not None and resolved.digest == second.digest
+
+
+async def test_moved_away_digest_stays_readable(store: MetadataStore) -> None:
+    first, second = manifest(1), manifest(2)
+    await store.put_manifest(REPO, first, Tag("latest"))
+    await store.put_manifest(REPO, second, Tag("latest"))
+    assert await store.delete_tag(REPO, Tag("latest"))
+    stored = await store.get_manifest(REPO, first.digest)
+    assert stored is not None and stored.content == first.content
+    assert await store.resolve_tag(REPO, Tag("latest")) is None
+    assert (await history_of(store, "latest"))[-1] == (str(second.digest), "deleted")
+
+
+async def test_timestamps_strictly_increase_under_concurrency(store: MetadataStore) -> None:
+    manifests = [manifest(n) for n in range(60)]
+    await asyncio.gather(*(store.put_manifest(REPO, m, Tag("hot")) for m in manifests))
+    records = await store.history(REPO, Tag("hot"), start_ms=None, end_ms=None, limit=1000)
+    stamps = [r.timestamp_ms for r in records]
+    assert len(records) == 60
+    assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+    assert {str(r.digest) for r in records} == {str(m.digest) for m in manifests}
+    current = await store.resolve_tag(REPO, Tag("hot"))
+    assert current is not None and current.digest == records[-1].digest
+
+
+async def test_history_window_and_order(store: MetadataStore) -> None:
+    for n in range(10):
+        await store.put_manifest(REPO, manifest(n), Tag("w"))
+    records = await store.history(REPO, Tag("w"), start_ms=None, end_ms=None, limit=100)
+    window = await store.history(
+        REPO,
+        Tag("w"),
+        start_ms=records[3].timestamp_ms,
+        end_ms=records[6].timestamp_ms,
+        limit=100,
+    )
+    assert window == records[3:7]
+    newest = await store.history(
+        REPO, Tag("w"), start_ms=None, end_ms=None, limit=2, newest_first=True
+    )
+    assert newest == [records[9], records[8]]
+    only = await store.history(
+        REPO, Tag("w"), start_ms=None, end_ms=None, limit=100, digest=records[4].digest
+    )
+    assert only == [records[4]]
+
+
+async def test_delete_manifest_untags_and_records(store: MetadataStore) -> None:
+    target = manifest(7)
+    await store.put_manifest(REPO, target, Tag("a"))
+    await store.put_manifest(REPO, target, Tag("b"))
+    assert await store.delete_manifest(REPO, target.digest, protect_history=False)
+    assert await store.get_manifest(REPO, target.digest) is None
+    assert await store.list_tags(REPO, None, None) == []
+    for tag in ("a", "b"):
+        assert await history_of(store, tag) == [
+            (str(target.digest), "created"),
+            (str(target.digest), "deleted"),
+        ]
+    assert not await store.delete_manifest(REPO, target.digest, protect_history=False)
+
+
+async def test_protected_history_refuses_delete(store: MetadataStore) -> None:
+    target = manifest(8)
+    await store.link_blob(REPO, CONFIG, 2)
+    await store.put_manifest(REPO, target, Tag("keep"))
+    with pytest.raises(Unsupported):
+        await store.delete_manifest(REPO, target.digest, protect_history=True)
+    with pytest.raises(Unsupported):
+        await store.unlink_blob(REPO, CONFIG, protect_history=True)
+    assert await store.get_manifest(REPO, target.digest) is not None
+    assert await store.blob_size(REPO, CONFIG) == 2
+
+
+async def test_blob_links_are_per_repository(store: MetadataStore) -> None:
+    digest = Digest.of(b"layer")
+    await store.link_blob(REPO, digest, 5)
+    assert await store.blob_size(REPO, digest) == 5
+    assert await store.blob_size(RepoName("team/other"), digest) is None
+    assert await store.missing_blobs(REPO, [digest, CONFIG]) == [CONFIG]
+    assert await store.unlink_blob(REPO, digest, protect_history=False)
+    assert await store.blob_size(REPO, digest) is None
+
+
+async def test_upload_offsets_compare_and_set(store: MetadataStore) -> None:
+    session = await store.create_upload(REPO, "a" * 32)
+    assert await store.advance_upload(session.id, 0, 10)
+    assert not await store.advance_upload(session.id, 0, 20)
+    found = await store.get_upload(REPO, session.id)
+    assert found is not None and found.offset == 10
+    assert await store.get_upload(RepoName("team/other"), session.id) is None
+    await store.delete_upload(session.id)
+    assert await store.get_upload(REPO, session.id) is None
+
+
+async def test_tags_and_repositories_page_in_order(store: MetadataStore) -> None:
+    for tag in ("c", "a", "b"):
+        await store.put_manifest(REPO, manifest(ord(tag)), Tag(tag))
+    assert await store.list_tags(REPO, 2, None) == ["a", "b"]
+    assert await store.list_tags(REPO, 2, "b") == ["c"]
+    await store.link_blob(RepoName("alpha"), CONFIG, 2)
+    assert await store.list_repositories(None, None) == ["alpha", "team/app"]
+    assert await store.list_repositories(1, "alpha") == ["team/app"]
+
+
+async def test_referrers_by_subject_and_type(store: MetadataStore) -> None:
+    subject = Digest.of(b"subject")
+    referrer = manifest(99, subject=subject)
+    await store.put_manifest(REPO, referrer, None)
+    found = await store.referrers(REPO, subject, None)
+    assert [r.digest for r in found] == [referrer.digest]
+    assert await store.referrers(REPO, subject, "application/other") == []
+    assert await store.referrers(REPO, Digest.of(b"nothing"), None) == []
