@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import pytest
@@ -70,7 +71,7 @@ async def test_timestamps_strictly_increase_under_concurrency(store: MetadataSto
     records = await store.history(REPO, Tag("hot"), start_ms=None, end_ms=None, limit=1000)
     stamps = [r.timestamp_ms for r in records]
     assert len(records) == 60
-    assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(stamps))
     assert {str(r.digest) for r in records} == {str(m.digest) for m in manifests}
     current = await store.resolve_tag(REPO, Tag("hot"))
     assert current is not None and current.digest == records[-1].digest
