@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from tagtrail.api.http import body, byte_range, content_range, repo_name, url_for
 from tagtrail.blobs.driver import LocalFile, Redirect
@@ -11,6 +14,21 @@ from tagtrail.errors import DigestInvalid, RangeNotSatisfiable
 from tagtrail.registry.service import Registry
 from tagtrail.registry.uploads import Completed
 from tagtrail.types import Digest, RepoName, UploadSession, parse_name
+
+
+class _BlobFile(FileResponse):
+    """FileResponse (sent by the server itself via pathsend) that sees a Range header only
+    when ``byte_range`` accepted it: RFC 9110 says to ignore the ones we do not serve."""
+
+    def __init__(self, *args: Any, honour_range: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._honour_range = honour_range
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._honour_range:
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"range"]
+            scope = {**scope, "headers": headers}
+        await super().__call__(scope, receive, send)
 
 
 def _registry(request: Request) -> Registry:
@@ -30,11 +48,12 @@ async def get_blob(request: Request) -> Response:
         headers["Content-Length"] = str(size)
     if isinstance(source, LocalFile):
         headers["ETag"] = f'"{digest}"'
-        return FileResponse(
+        return _BlobFile(
             source.path,
             stat_result=source.stat,
             media_type="application/octet-stream",
             headers=headers,
+            honour_range=requested is not None,
         )
     if requested is not None:
         raise RangeNotSatisfiable("ranges are not served by this blob driver", size=size)
@@ -115,7 +134,7 @@ async def put_upload(request: Request) -> Response:
         raise DigestInvalid("the digest query parameter is required to complete an upload")
     digest = Digest.parse(raw_digest)
     done = await _registry(request).uploads.finish(
-        name, request.path_params["upload_id"], digest, body(request)
+        name, request.path_params["upload_id"], digest, body(request), content_range(request)
     )
     return _blob_created(request, name, done)
 

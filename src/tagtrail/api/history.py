@@ -7,8 +7,7 @@ import json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tagtrail.api.http import next_link, repo_name
-from tagtrail.errors import PaginationNumberInvalid
+from tagtrail.api.http import next_link, page_size, repo_name
 from tagtrail.registry.service import Registry
 from tagtrail.types import (
     OCI_INDEX,
@@ -56,10 +55,7 @@ async def chainguard_history(request: Request) -> Response:
 async def oci_tag_history(request: Request) -> Response:
     name = repo_name(request)
     tag = parse_tag(request.path_params["tag"])
-    raw_n = request.query_params.get("n")
-    if raw_n is not None and not raw_n.isdigit():
-        raise PaginationNumberInvalid(detail={"n": raw_n[:20]})
-    limit = int(raw_n) if raw_n is not None else None
+    limit = page_size(request, None)
     # Strict bounds: "before" excludes its own instant, so it rounds like a lower bound.
     before = _timestamp(request, "before", lower_bound=True)
     since = _timestamp(request, "since", lower_bound=False)
@@ -80,8 +76,8 @@ async def oci_tag_history(request: Request) -> Response:
     headers = {"Content-Type": OCI_INDEX}
     if page.next_cursor_ms is not None:
         params = {"before": format_timestamp(page.next_cursor_ms)}
-        if raw_n is not None:
-            params["n"] = raw_n
+        if limit is not None:
+            params["n"] = str(limit)
         if since is not None:
             params["since"] = format_timestamp(since)
         if digest is not None:

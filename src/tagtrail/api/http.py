@@ -16,8 +16,9 @@ from tagtrail.errors import (
 )
 from tagtrail.types import RepoName, parse_name
 
-_CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?")
-_RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+_CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?([0-9]{1,18})-([0-9]{1,18})(?:/(?:[0-9]+|\*))?")
+_RANGE_RE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")
+_DIGITS_RE = re.compile(r"[0-9]{1,18}")
 MAX_PAGE = 10_000
 
 
@@ -42,7 +43,7 @@ def body(request: Request) -> AsyncIterator[bytes]:
 
 async def read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and _DIGITS_RE.fullmatch(declared) and int(declared) > limit:
         raise ManifestTooLarge(detail={"limit": limit})
     parts: list[bytes] = []
     size = 0
@@ -91,13 +92,17 @@ def byte_range(request: Request, size: int) -> tuple[int, int] | None:
 
 
 def page_params(request: Request) -> tuple[int | None, str | None]:
+    return page_size(request, MAX_PAGE), request.query_params.get("last") or None
+
+
+def page_size(request: Request, maximum: int | None) -> int | None:
+    """The ``n`` query parameter: ASCII digits only (``isdigit`` admits "²")."""
     raw_n = request.query_params.get("n")
-    limit = None
-    if raw_n is not None:
-        if not raw_n.isdigit() or int(raw_n) > MAX_PAGE:
-            raise PaginationNumberInvalid(detail={"n": raw_n[:20], "max": MAX_PAGE})
-        limit = int(raw_n)
-    return limit, request.query_params.get("last") or None
+    if raw_n is None:
+        return None
+    if not _DIGITS_RE.fullmatch(raw_n) or (maximum is not None and int(raw_n) > maximum):
+        raise PaginationNumberInvalid(detail={"n": raw_n[:20], "max": maximum})
+    return int(raw_n)
 
 
 def next_link(path: str, params: dict[str, str]) -> str:

@@ -62,26 +62,30 @@ async def list_tags(request: Request) -> Response:
     name = repo_name(request)
     limit, after = page_params(request)
     # One extra row tells whether a next page exists without a second query.
-    found = await _registry(request).manifests.tags(
-        name, None if limit is None else limit + 1, after
-    )
-    headers = {}
-    if limit is not None and len(found) > limit:
-        found = found[:limit]
-        headers["Link"] = next_link(f"/v2/{name}/tags/list", {"n": str(limit), "last": found[-1]})
-    return JSONResponse({"name": name, "tags": found}, headers=headers)
+    found = await _registry(request).manifests.tags(name, _peek(limit), after)
+    page, headers = _paged(found, limit, f"/v2/{name}/tags/list")
+    return JSONResponse({"name": name, "tags": page}, headers=headers)
 
 
 async def catalog(request: Request) -> Response:
     limit, after = page_params(request)
-    found = await _registry(request).manifests.repositories(
-        None if limit is None else limit + 1, after
-    )
-    headers = {}
-    if limit is not None and len(found) > limit:
-        found = found[:limit]
-        headers["Link"] = next_link("/v2/_catalog", {"n": str(limit), "last": found[-1]})
-    return JSONResponse({"repositories": found}, headers=headers)
+    found = await _registry(request).manifests.repositories(_peek(limit), after)
+    page, headers = _paged(found, limit, "/v2/_catalog")
+    return JSONResponse({"repositories": page}, headers=headers)
+
+
+def _peek(limit: int | None) -> int | None:
+    return None if limit is None else limit + 1
+
+
+def _paged(found: list[str], limit: int | None, path: str) -> tuple[list[str], dict[str, str]]:
+    """Cut a one-too-many listing to ``limit``, with a Link to the rest when there is more."""
+    if limit is None or len(found) <= limit:
+        return found, {}
+    if limit == 0:
+        return [], {}
+    page = found[:limit]
+    return page, {"Link": next_link(path, {"n": str(limit), "last": page[-1]})}
 
 
 async def referrers(request: Request) -> Response:

@@ -34,11 +34,21 @@ def _descriptor(value: Any, where: str) -> Digest:
         raise ManifestInvalid(f"{where} has an invalid digest", detail={"digest": digest}) from exc
 
 
+def _text(value: str, where: str) -> str:
+    """A string we store must be valid Unicode: JSON escapes can smuggle lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ManifestInvalid(f"{where} is not valid Unicode") from exc
+    return value
+
+
 def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "sha256") -> Manifest:
     """Parse a manifest body; the media type comes from ``mediaType``, else the header."""
     try:
         document = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError covers bad UTF-8, bad JSON and integers too long to convert.
+    except (ValueError, RecursionError) as exc:
         raise ManifestInvalid("manifest is not valid JSON") from exc
     if not isinstance(document, dict):
         raise ManifestInvalid("manifest is not a JSON object")
@@ -94,6 +104,8 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
     ):
         raise ManifestInvalid("annotations must map strings to strings")
 
+    if artifact_type is not None:
+        artifact_type = _text(artifact_type, "artifactType")
     return Manifest(
         digest=Digest.of(content, algorithm),
         media_type=media_type,

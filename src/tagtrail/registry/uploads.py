@@ -35,6 +35,10 @@ def parse_upload_id(raw: str) -> str:
     return raw
 
 
+def _length(content_range: tuple[int, int] | None) -> int | None:
+    return None if content_range is None else content_range[1] - content_range[0] + 1
+
+
 class _Hashers:
     """Running hashes of uploads in progress, so completion need not re-read the bytes.
 
@@ -90,29 +94,27 @@ class Uploads:
         """Append a chunk. With a Content-Range it must start at the current end (else 416)."""
         async with self._lock(upload_id):
             session = await self.status(name, upload_id)
-            if content_range is not None and content_range[0] != session.offset:
-                raise RangeNotSatisfiable(
-                    "chunk does not start at the end of the upload",
-                    detail={"expected_start": session.offset, "start": content_range[0]},
-                    size=session.offset,
-                )
-            expected = None if content_range is None else content_range[1] - content_range[0] + 1
-            new_offset = await self._write(session, body, expected)
+            self._check_start(session, content_range)
+            new_offset = await self._write(session, body, _length(content_range))
             return UploadSession(session.id, name, new_offset, session.started_ms)
 
     async def finish(
-        self, name: RepoName, upload_id: str, digest: Digest, body: AsyncIterable[bytes]
+        self,
+        name: RepoName,
+        upload_id: str,
+        digest: Digest,
+        body: AsyncIterable[bytes],
+        content_range: tuple[int, int] | None = None,
     ) -> Completed:
         """The closing PUT: append what the body holds, verify the digest, commit, link."""
         async with self._lock(upload_id):
             session = await self.status(name, upload_id)
-            size = await self._write(session, body)
+            self._check_start(session, content_range)
+            size = await self._write(session, body, _length(content_range))
             actual = await self._digest_of(upload_id, size, digest.algorithm)
             if actual != digest:
                 # As Distribution does: a failed completion ends the session, nothing lingers.
-                await self._meta.delete_upload(upload_id)
-                await self._blobs.cancel_upload(upload_id)
-                self._hashers.drop(upload_id)
+                await self._discard(upload_id)
                 raise DigestInvalid(
                     detail={"expected": str(digest), "actual": str(actual)},
                 )
@@ -130,15 +132,12 @@ class Uploads:
         try:
             return await self.finish(name, session.id, digest, body)
         except BaseException:
-            await self.cancel(name, session.id)
+            await self._discard(session.id)
             raise
 
     async def cancel(self, name: RepoName, upload_id: str) -> None:
         session = await self.status(name, upload_id)
-        await self._meta.delete_upload(session.id)
-        await self._blobs.cancel_upload(session.id)
-        self._hashers.drop(session.id)
-        self._locks.pop(session.id, None)
+        await self._discard(session.id)
 
     async def mount(self, name: RepoName, digest: Digest, source: RepoName) -> Completed | None:
         """Link a blob of ``source`` into ``name``; None when ``source`` does not have it."""
@@ -149,6 +148,21 @@ class Uploads:
         return Completed(digest, size)
 
     # -- internals --------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_start(session: UploadSession, content_range: tuple[int, int] | None) -> None:
+        if content_range is not None and content_range[0] != session.offset:
+            raise RangeNotSatisfiable(
+                "chunk does not start at the end of the upload",
+                detail={"expected_start": session.offset, "start": content_range[0]},
+            )
+
+    async def _discard(self, upload_id: str) -> None:
+        """Forget an upload session and its bytes; safe to repeat."""
+        await self._meta.delete_upload(upload_id)
+        await self._blobs.cancel_upload(upload_id)
+        self._hashers.drop(upload_id)
+        self._locks.pop(upload_id, None)
 
     def _lock(self, upload_id: str) -> asyncio.Lock:
         return self._locks.setdefault(upload_id, asyncio.Lock())
