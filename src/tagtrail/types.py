@@ -152,20 +152,29 @@ def format_timestamp(timestamp_ms: int) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{timestamp_ms % 1000:03d}Z"
 
 
-def parse_timestamp(raw: str, *, round_up: bool = False) -> int:
-    """Parse an ISO 8601 / RFC 3339 timestamp into epoch milliseconds (naive means UTC).
+# "+02:00" in an unencoded query string arrives as " 02:00": take the space for the plus.
+_SPACED_OFFSET_RE = re.compile(r" ([0-9]{2}(?::?[0-9]{2})?)$")
 
-    Records carry millisecond timestamps, so a finer bound is rounded to the millisecond that
-    keeps the same records: down for an upper bound, up (``round_up``) for a lower one.
-    """
-    text = raw.strip()
+
+def parse_instant(raw: str) -> datetime:
+    """Parse an ISO 8601 / RFC 3339 timestamp; a timestamp without offset is UTC."""
+    text = _SPACED_OFFSET_RE.sub(r"+\1", raw.strip())
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise TimestampInvalid(detail={"timestamp": raw[:100]}) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def to_millis(moment: datetime, *, round_up: bool = False) -> int:
+    """Epoch milliseconds. Records carry millisecond timestamps, so a finer bound is rounded to
+    the millisecond that keeps the same records: down for an upper bound, up (``round_up``) for
+    a lower one."""
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     millis, micros = divmod(delta.microseconds, 1000)
     rounded = millis + (1 if round_up and micros else 0)
     return (delta.days * 86_400 + delta.seconds) * 1000 + rounded
+
+
+def parse_timestamp(raw: str, *, round_up: bool = False) -> int:
+    return to_millis(parse_instant(raw), round_up=round_up)

@@ -58,3 +58,8 @@ def test_timestamps_round_trip_at_millisecond_precision() -> None:
     for raw in ["yesterday", "2023-13-01", "", "1683899170"]:
         with pytest.raises(TimestampInvalid):
             parse_timestamp(raw)
+
+
+def test_unencoded_plus_of_an_offset_is_accepted() -> None:
+    # curl users write start=...+02:00 unencoded; the query string turns "+" into a space.
+    assert parse_timestamp("2023-05-12T15:46:10.555 02:00") == 1683899170555

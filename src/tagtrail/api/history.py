@@ -8,13 +8,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tagtrail.api.http import next_link, page_size, repo_name
+from tagtrail.errors import TimestampInvalid
 from tagtrail.registry.service import Registry
 from tagtrail.types import (
     OCI_INDEX,
     Digest,
     format_timestamp,
+    parse_instant,
     parse_tag,
     parse_timestamp,
+    to_millis,
 )
 
 OCI_TIMESTAMP = "org.opencontainers.distribution.tag.timestamp"
@@ -34,8 +37,13 @@ def _timestamp(request: Request, key: str, *, lower_bound: bool) -> int | None:
 async def chainguard_history(request: Request) -> Response:
     name = repo_name(request)
     tag = parse_tag(request.path_params["tag"])
-    start = _timestamp(request, "start", lower_bound=True)
-    end = _timestamp(request, "end", lower_bound=False)
+    raw_start, raw_end = request.query_params.get("start"), request.query_params.get("end")
+    start_at = parse_instant(raw_start) if raw_start else None
+    end_at = parse_instant(raw_end) if raw_end else None
+    if start_at is not None and end_at is not None and start_at > end_at:
+        raise TimestampInvalid("start is after end", detail={"start": raw_start, "end": raw_end})
+    start = None if start_at is None else to_millis(start_at, round_up=True)
+    end = None if end_at is None else to_millis(end_at)
     page = await _registry(request).history.moves(name, tag, start, end)
     body = {
         "history": [

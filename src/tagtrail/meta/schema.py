@@ -104,7 +104,7 @@ uploads = Table(
     "uploads",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("repository", String(255), nullable=False),
     Column("offset", BigInteger, nullable=False),
     Column("started_ms", BigInteger, nullable=False),
 )

@@ -227,25 +227,20 @@ class SqlMetadataStore:
     # Uploads --------------------------------------------------------------------------------
 
     async def create_upload(self, name: RepoName, upload_id: str) -> UploadSession:
+        # Keyed by name, not repository id: an upload alone does not create a repository.
         started = now_ms()
         async with self._write() as conn:
-            repo_id = await self._ensure_repo(conn, name)
             await conn.execute(
-                uploads.insert().values(
-                    id=upload_id, repository_id=repo_id, offset=0, started_ms=started
-                )
+                uploads.insert().values(id=upload_id, repository=name, offset=0, started_ms=started)
             )
         return UploadSession(upload_id, name, 0, started)
 
     async def get_upload(self, name: RepoName, upload_id: str) -> UploadSession | None:
         async with self._read() as conn:
-            repo_id = await self._repo_id(conn, name)
-            if repo_id is None:
-                return None
             row = (
                 await conn.execute(
                     select(uploads.c.offset, uploads.c.started_ms).where(
-                        uploads.c.id == upload_id, uploads.c.repository_id == repo_id
+                        uploads.c.id == upload_id, uploads.c.repository == name
                     )
                 )
             ).first()

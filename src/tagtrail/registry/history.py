@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tagtrail.errors import NameUnknown, PaginationNumberInvalid, TagUnknown, TimestampInvalid
+from tagtrail.errors import NameUnknown, PaginationNumberInvalid, TagUnknown
 from tagtrail.meta.store import MetadataStore
 from tagtrail.types import Digest, HistoryRecord, RepoName, Tag
 
@@ -27,9 +27,11 @@ class History:
     async def moves(
         self, name: RepoName, tag: Tag, start_ms: int | None, end_ms: int | None
     ) -> HistoryPage:
-        """Moves of ``tag`` (deletions left out), oldest first, ``start <= ts <= end``."""
-        if start_ms is not None and end_ms is not None and start_ms > end_ms:
-            raise TimestampInvalid("start is after end", detail={"start": start_ms, "end": end_ms})
+        """Moves of ``tag`` (deletions left out), oldest first, ``start <= ts <= end``.
+
+        The caller checks that start is not after end at the precision it was given: bounds
+        rounded to milliseconds may cross inside one millisecond, which is an empty window.
+        """
         if not await self._meta.tag_has_history(name, tag):
             if not await self._meta.repository_exists(name):
                 raise NameUnknown(detail={"name": name})

@@ -73,7 +73,7 @@ def upgrade() -> None:
     op.create_table(
         "uploads",
         sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id"), nullable=False),
+        sa.Column("repository", sa.String(255), nullable=False),
         sa.Column("offset", sa.BigInteger, nullable=False),
         sa.Column("started_ms", sa.BigInteger, nullable=False),
     )
