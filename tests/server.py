@@ -35,7 +35,8 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        scheme = "https" if "--tls-cert" in self.extra_args else "http"
+        return f"{scheme}://{self.host}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -50,11 +51,19 @@ class RunningServer:
                 self.process.wait()
 
 
-def start_server(data_dir: Path, *extra_args: str, timeout: float = 30) -> RunningServer:
+def start_server(
+    data_dir: Path, *extra_args: str, timeout: float = 30, env: dict[str, str] | None = None
+) -> RunningServer:
+    """Start ``tagtrail serve``; without ``--auth`` among the flags it runs with ``--no-auth``."""
     port = free_port()
+    if "--auth" not in extra_args:
+        extra_args = ("--no-auth", *extra_args)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")},
+        **(env or {}),
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -78,7 +87,9 @@ def start_server(data_dir: Path, *extra_args: str, timeout: float = 30) -> Runni
         if process.poll() is not None:
             raise RuntimeError(f"tagtrail exited with {process.returncode}:\n{server.log()}")
         try:
-            if httpx.get(f"{server.url}/v2/", timeout=1).status_code == 200:
+            # Any answer means it serves (401 with auth on); readiness is not a TLS check.
+            ready = httpx.get(f"{server.url}/v2/", timeout=1, verify=False)  # noqa: S501
+            if ready.status_code < 500:
                 return server
         except httpx.TransportError:
             pass

@@ -32,6 +32,24 @@ class Settings(BaseSettings):
         False, description="refuse DELETE by digest for digests that a tag history names"
     )
     workers: int = Field(1, ge=1, description="server worker processes")
+    auth: bool = Field(True, description="require tokens (Docker registry token protocol)")
+    service: str | None = Field(
+        None, description="token service name (the audience); default: the external URL's host"
+    )
+    token_issuer: str = Field("tagtrail", description="iss claim of issued tokens")
+    token_ttl_seconds: int = Field(300, ge=30, le=86_400)
+    refresh_ttl_seconds: int = Field(90 * 86_400, ge=60)
+    token_key: Path | None = Field(
+        None, description="PEM private key that signs tokens; default: <data_dir>/keys"
+    )
+    token_verify_keys: list[Path] = Field(
+        default_factory=list, description="more PEM keys whose tokens verify (rotation)"
+    )
+    admin_password: str | None = Field(
+        None, description="password of the admin user created on first start"
+    )
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     log_level: str = Field("info")
 
     @field_validator("listen")
@@ -46,6 +64,18 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def service_name(self) -> str:
+        if self.service:
+            return self.service
+        if self.external_url:
+            return self.external_url.split("://", 1)[-1].split("/", 1)[0]
+        return "tagtrail"
 
     @property
     def host(self) -> str:

@@ -21,7 +21,10 @@
     │   └── TagUnknown                MANIFEST_UNKNOWN (a tag with no history)
     ├── RangeNotSatisfiable           out-of-order chunk or unsatisfiable Range (416)
     ├── ManifestTooLarge              SIZE_INVALID, manifest over the limit (413)
-    └── Unsupported                   UNSUPPORTED: refused by policy (405)
+    ├── Unsupported                   UNSUPPORTED: refused by policy (405)
+    ├── Unauthorized                  UNAUTHORIZED: no valid credentials or scope (401)
+    ├── Denied                        DENIED: authenticated, but not allowed (403)
+    └── Conflict                      an account, organisation or token already exists (409)
 """
 
 from __future__ import annotations
@@ -137,3 +140,38 @@ class ManifestTooLarge(RegistryError):
 class Unsupported(RegistryError):
     code = "UNSUPPORTED"
     default_message = "the operation is unsupported"
+
+
+class Unauthorized(RegistryError):
+    """No valid credentials, or a token without the scopes the request needs.
+
+    ``scopes`` are the scope strings the request needs (for the Bearer challenge);
+    ``insufficient`` is true when a valid token was sent but lacks them.
+    """
+
+    code = "UNAUTHORIZED"
+    default_message = "authentication required"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        detail: Any = None,
+        *,
+        scopes: tuple[str, ...] = (),
+        insufficient: bool = False,
+        basic: bool = False,
+    ) -> None:
+        super().__init__(message, detail)
+        self.scopes = scopes
+        self.insufficient = insufficient
+        self.basic = basic
+
+
+class Denied(RegistryError):
+    code = "DENIED"
+    default_message = "requested access to the resource is denied"
+
+
+class Conflict(RegistryError):
+    code = "CONFLICT"
+    default_message = "already exists"

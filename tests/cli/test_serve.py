@@ -51,10 +51,17 @@ def test_toml_file_sets_listen_and_data_dir_and_address_is_printed(tmp_path: Pat
     log = tmp_path / "serve.log"
     with serve(["--config", str(config)], {}, log) as process:
         response = wait_ready(f"http://127.0.0.1:{port}", process, log)
-        assert response.status_code == 200
+        # Auth is on by default: /v2/ sends the client to the token endpoint.
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == (
+            f'Bearer realm="http://127.0.0.1:{port}/token",service="tagtrail"'
+        )
         assert response.headers["docker-distribution-api-version"] == "registry/2.0"
-        assert f"listening on http://127.0.0.1:{port}" in log.read_text()
+        output = log.read_text()
+        assert f"listening on http://127.0.0.1:{port}" in output
+        assert "created user admin; its password (shown only this once): " in output
         assert (data / "tagtrail.db").exists()
+        assert (data / "keys" / "signing.pem").stat().st_mode & 0o077 == 0
 
 
 def test_environment_overrides_file_and_flags_override_environment(tmp_path: Path) -> None:
@@ -64,10 +71,10 @@ def test_environment_overrides_file_and_flags_override_environment(tmp_path: Pat
     log = tmp_path / "env.log"
     env = {"TAGTRAIL_LISTEN": f"127.0.0.1:{env_port}"}
     with serve(["--config", str(config)], env, log) as process:
-        assert wait_ready(f"http://127.0.0.1:{env_port}", process, log).status_code == 200
+        assert wait_ready(f"http://127.0.0.1:{env_port}", process, log).status_code == 401
     log = tmp_path / "flag.log"
     with serve(
-        ["--config", str(config), "--listen", f"127.0.0.1:{flag_port}"], env, log
+        ["--config", str(config), "--listen", f"127.0.0.1:{flag_port}", "--no-auth"], env, log
     ) as process:
         assert wait_ready(f"http://127.0.0.1:{flag_port}", process, log).status_code == 200
 

@@ -12,13 +12,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from tagtrail.api import blobs, history, manifests
+from tagtrail.api import blobs, history, manifests, token
+from tagtrail.api.auth import Guard
 from tagtrail.api.errors import HANDLERS
+from tagtrail.api.http import guard
+from tagtrail.auth.keys import KeyRing
+from tagtrail.auth.policy import AccessPolicy
+from tagtrail.auth.tokens import TokenAuthority
 from tagtrail.config import Settings, load_settings
+from tagtrail.meta.database import Database
+from tagtrail.meta.sql import SqlMetadataStore
+from tagtrail.meta.sql_accounts import SqlAccountStore
 from tagtrail.registry.service import Registry
 
 
 async def base(request: Request) -> Response:
+    await guard(request).require_login(request)
     return JSONResponse({})
 
 
@@ -47,6 +56,8 @@ class _ApiVersionHeader:
 NAME = "/v2/{name:path}"
 ROUTES = [
     Route("/v2/", base, methods=["GET", "HEAD"]),
+    Route("/token", token.get_token, methods=["GET"]),
+    Route("/token", token.post_token, methods=["POST"]),
     Route("/v2/_catalog", manifests.catalog, methods=["GET"]),
     Route(f"{NAME}/blobs/uploads/", blobs.start_upload, methods=["POST"]),
     Route(
@@ -69,18 +80,35 @@ ROUTES = [
 ]
 
 
-def create_app(settings: Settings, registry: Registry | None = None) -> _ApiVersionHeader:
-    """The app; it opens its own registry at startup unless one is given (tests)."""
+def token_authority(settings: Settings) -> TokenAuthority:
+    keys = KeyRing.load(settings.keys_dir, settings.token_key, tuple(settings.token_verify_keys))
+    return TokenAuthority(
+        keys,
+        issuer=settings.token_issuer,
+        service=settings.service_name,
+        ttl=settings.token_ttl_seconds,
+        refresh_ttl=settings.refresh_ttl_seconds,
+    )
+
+
+def create_app(settings: Settings) -> _ApiVersionHeader:
+    """The app; it opens the database, storage and keys at startup."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        opened = registry or await Registry.open(settings)
-        app.state.registry = opened
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database = await Database.open(settings.metadata_url)
+        meta = SqlMetadataStore(database)
+        app.state.registry = Registry.open_on(meta, settings)
+        if settings.auth:
+            policy = AccessPolicy(SqlAccountStore(database), meta)
+            app.state.guard = Guard(policy, token_authority(settings), enabled=True)
+        else:
+            app.state.guard = Guard(None, None, enabled=False)
         try:
             yield
         finally:
-            if registry is None:
-                await opened.close()
+            await database.close()
 
     app = Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.settings = settings

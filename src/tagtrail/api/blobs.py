@@ -8,9 +8,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from tagtrail.api.http import body, byte_range, content_range, repo_name, url_for
+from tagtrail.api.http import body, byte_range, content_range, guard, repo_name, url_for
+from tagtrail.auth.model import DELETE, PULL, PUSH
+from tagtrail.auth.scopes import Scope as AuthScope
 from tagtrail.blobs.driver import LocalFile, Redirect
-from tagtrail.errors import DigestInvalid, RangeNotSatisfiable
+from tagtrail.errors import DigestInvalid, RangeNotSatisfiable, Unauthorized
 from tagtrail.registry.service import Registry
 from tagtrail.registry.uploads import Completed
 from tagtrail.types import Digest, RepoName, UploadSession, parse_name
@@ -39,6 +41,7 @@ def _registry(request: Request) -> Registry:
 async def get_blob(request: Request) -> Response:
     name = repo_name(request)
     digest = Digest.parse(request.path_params["digest"])
+    await guard(request).require(request, name, PULL, digest=digest)
     size, source = await _registry(request).blobs.open(name, digest)
     headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes"}
     if isinstance(source, Redirect):
@@ -64,6 +67,7 @@ async def get_blob(request: Request) -> Response:
 async def delete_blob(request: Request) -> Response:
     name = repo_name(request)
     digest = Digest.parse(request.path_params["digest"])
+    await guard(request).require(request, name, DELETE)
     await _registry(request).blobs.delete(name, digest)
     return Response(status_code=202, headers={"Docker-Content-Digest": str(digest)})
 
@@ -97,9 +101,11 @@ async def start_upload(request: Request) -> Response:
     registry = _registry(request)
     params = request.query_params
     mount, source = params.get("mount"), params.get("from")
+    also = (AuthScope("repository", source, frozenset({PULL})),) if mount and source else ()
+    await guard(request).require(request, name, PUSH, also=also)
     if mount:
         digest = Digest.parse(mount)
-        if source:
+        if source and await _may_read(request, parse_name(source), digest):
             mounted = await registry.uploads.mount(name, digest, parse_name(source))
             if mounted is not None:
                 return _blob_created(request, name, mounted)
@@ -112,15 +118,25 @@ async def start_upload(request: Request) -> Response:
     return _upload_state(request, session, 202)
 
 
+async def _may_read(request: Request, name: RepoName, digest: Digest) -> bool:
+    """A mount reads the source: without pull there, it becomes an ordinary upload."""
+    try:
+        await guard(request).require(request, name, PULL, digest=digest)
+    except Unauthorized:
+        return False
+    return True
+
+
 async def upload_status(request: Request) -> Response:
-    session = await _registry(request).uploads.status(
-        repo_name(request), request.path_params["upload_id"]
-    )
+    name = repo_name(request)
+    await guard(request).require(request, name, PUSH)
+    session = await _registry(request).uploads.status(name, request.path_params["upload_id"])
     return _upload_state(request, session, 204)
 
 
 async def patch_upload(request: Request) -> Response:
     name = repo_name(request)
+    await guard(request).require(request, name, PUSH)
     session = await _registry(request).uploads.append(
         name, request.path_params["upload_id"], body(request), content_range(request)
     )
@@ -129,6 +145,7 @@ async def patch_upload(request: Request) -> Response:
 
 async def put_upload(request: Request) -> Response:
     name = repo_name(request)
+    await guard(request).require(request, name, PUSH)
     raw_digest = request.query_params.get("digest")
     if not raw_digest:
         raise DigestInvalid("the digest query parameter is required to complete an upload")
@@ -140,5 +157,7 @@ async def put_upload(request: Request) -> Response:
 
 
 async def cancel_upload(request: Request) -> Response:
-    await _registry(request).uploads.cancel(repo_name(request), request.path_params["upload_id"])
+    name = repo_name(request)
+    await guard(request).require(request, name, PUSH)
+    await _registry(request).uploads.cancel(name, request.path_params["upload_id"])
     return Response(status_code=204)

@@ -11,11 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tagtrail.errors import (
+    Conflict,
+    Denied,
     InvalidInput,
     ManifestTooLarge,
     NotFound,
     RangeNotSatisfiable,
     RegistryError,
+    Unauthorized,
     Unsupported,
 )
 
@@ -33,7 +36,27 @@ def _status(exc: RegistryError) -> int:
         return 413
     if isinstance(exc, Unsupported):
         return 405
+    if isinstance(exc, Unauthorized):
+        return 401
+    if isinstance(exc, Denied):
+        return 403
+    if isinstance(exc, Conflict):
+        return 409
     return 500
+
+
+def challenge(request: Request, exc: Unauthorized) -> str:
+    """The WWW-Authenticate header that sends a client to the token endpoint."""
+    if exc.basic:
+        return 'Basic realm="tagtrail"'
+    settings = request.app.state.settings
+    base = settings.external_url or f"{request.url.scheme}://{request.url.netloc}"
+    parts = [f'realm="{base}/token"', f'service="{settings.service_name}"']
+    if exc.scopes:
+        parts.append(f'scope="{" ".join(exc.scopes)}"')
+    if exc.insufficient:
+        parts.append('error="insufficient_scope"')
+    return "Bearer " + ",".join(parts)
 
 
 def oci_error(
@@ -52,6 +75,8 @@ async def registry_error(request: Request, exc: Exception) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, RangeNotSatisfiable) and exc.size is not None:
         headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = challenge(request, exc)
     return oci_error(_status(exc), exc.code, exc.message, exc.detail, headers)
 
 

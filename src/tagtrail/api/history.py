@@ -7,7 +7,8 @@ import json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tagtrail.api.http import next_link, page_size, repo_name
+from tagtrail.api.http import guard, next_link, page_size, repo_name
+from tagtrail.auth.model import PULL
 from tagtrail.errors import TimestampInvalid
 from tagtrail.registry.service import Registry
 from tagtrail.types import (
@@ -37,6 +38,7 @@ def _timestamp(request: Request, key: str, *, lower_bound: bool) -> int | None:
 async def chainguard_history(request: Request) -> Response:
     name = repo_name(request)
     tag = parse_tag(request.path_params["tag"])
+    await guard(request).require(request, name, PULL, tag=tag)
     raw_start, raw_end = request.query_params.get("start"), request.query_params.get("end")
     start_at = parse_instant(raw_start) if raw_start else None
     end_at = parse_instant(raw_end) if raw_end else None
@@ -63,6 +65,7 @@ async def chainguard_history(request: Request) -> Response:
 async def oci_tag_history(request: Request) -> Response:
     name = repo_name(request)
     tag = parse_tag(request.path_params["tag"])
+    await guard(request).require(request, name, PULL, tag=tag)
     limit = page_size(request, None)
     # Strict bounds: "before" excludes its own instant, so it rounds like a lower bound.
     before = _timestamp(request, "before", lower_bound=True)

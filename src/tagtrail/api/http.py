@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 
+from tagtrail.api.auth import Guard
 from tagtrail.errors import (
     BlobUploadInvalid,
     ManifestTooLarge,
@@ -20,6 +21,11 @@ _CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?([0-9]{1,18})-([0-9]{1,18})(?:/(?
 _RANGE_RE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")
 _DIGITS_RE = re.compile(r"[0-9]{1,18}")
 MAX_PAGE = 10_000
+
+
+def guard(request: Request) -> Guard:
+    found: Guard = request.app.state.guard
+    return found
 
 
 def repo_name(request: Request) -> RepoName:

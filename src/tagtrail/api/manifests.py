@@ -7,7 +7,8 @@ import json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tagtrail.api.http import next_link, page_params, read_limited, repo_name, url_for
+from tagtrail.api.http import guard, next_link, page_params, read_limited, repo_name, url_for
+from tagtrail.auth.model import DELETE, PULL, PUSH, Visibility
 from tagtrail.registry.manifests import Reference
 from tagtrail.registry.service import Registry
 from tagtrail.types import MAX_MANIFEST_BYTES, OCI_INDEX, Digest
@@ -21,6 +22,7 @@ def _registry(request: Request) -> Registry:
 async def get_manifest(request: Request) -> Response:
     name = repo_name(request)
     reference = Reference.parse(request.path_params["reference"])
+    await guard(request).require(request, name, PULL, tag=reference.tag, digest=reference.digest)
     found = await _registry(request).manifests.get(name, reference)
     headers = {
         "Docker-Content-Digest": str(found.digest),
@@ -36,6 +38,7 @@ async def get_manifest(request: Request) -> Response:
 async def put_manifest(request: Request) -> Response:
     name = repo_name(request)
     reference = Reference.parse(request.path_params["reference"])
+    await guard(request).require(request, name, PUSH)
     content = await read_limited(request, MAX_MANIFEST_BYTES)
     result = await _registry(request).manifests.put(
         name, reference, content, request.headers.get("content-type")
@@ -54,6 +57,7 @@ async def put_manifest(request: Request) -> Response:
 async def delete_manifest(request: Request) -> Response:
     name = repo_name(request)
     reference = Reference.parse(request.path_params["reference"])
+    await guard(request).require(request, name, DELETE)
     await _registry(request).manifests.delete(name, reference)
     return Response(status_code=202)
 
@@ -61,15 +65,34 @@ async def delete_manifest(request: Request) -> Response:
 async def list_tags(request: Request) -> Response:
     name = repo_name(request)
     limit, after = page_params(request)
+    grant = await guard(request).require(request, name, PULL, filters_limits=True)
     # One extra row tells whether a next page exists without a second query.
     found = await _registry(request).manifests.tags(name, _peek(limit), after)
+    if grant.tag_limits is not None:
+        # Public tags only: the others are not the caller's to see, not even by name.
+        public = Visibility("public-tags", grant.tag_limits)
+        found = [tag for tag in found if public.tag_is_public(tag)]
     page, headers = _paged(found, limit, f"/v2/{name}/tags/list")
     return JSONResponse({"name": name, "tags": page}, headers=headers)
 
 
 async def catalog(request: Request) -> Response:
     limit, after = page_params(request)
-    found = await _registry(request).manifests.repositories(_peek(limit), after)
+    checker = guard(request)
+    caller = await checker.require_catalog(request)
+    wanted = _peek(limit)
+    found: list[str] = []
+    # Read on past repositories the caller may not see until the page is full.
+    while wanted is None or len(found) < wanted:
+        batch = await _registry(request).manifests.repositories(
+            None if wanted is None else max(wanted, 100), after
+        )
+        found += [name for name in batch if await checker.can_see(caller, name)]
+        if wanted is None or not batch or len(batch) < max(wanted, 100):
+            break
+        after = batch[-1]
+    if wanted is not None:
+        found = found[:wanted]
     page, headers = _paged(found, limit, "/v2/_catalog")
     return JSONResponse({"repositories": page}, headers=headers)
 
@@ -91,6 +114,7 @@ def _paged(found: list[str], limit: int | None, path: str) -> tuple[list[str], d
 async def referrers(request: Request) -> Response:
     name = repo_name(request)
     subject = Digest.parse(request.path_params["digest"])
+    await guard(request).require(request, name, PULL)
     artifact_type = request.query_params.get("artifactType") or None
     found = await _registry(request).manifests.referrers(name, subject, artifact_type)
     descriptors = []

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from tagtrail import __version__
-from tagtrail.cli import serve
+from tagtrail.cli import admin, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tagtrail {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve.register(commands)
+    admin.register(commands)
     return parser
 
 

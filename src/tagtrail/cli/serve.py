@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -10,7 +12,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tagtrail.auth.keys import KeyRing
+from tagtrail.auth.secrets import generate_password, hash_password
 from tagtrail.config import CONFIG_ENV, Settings, load_settings
+from tagtrail.meta.database import Database
+from tagtrail.meta.sql_accounts import SqlAccountStore
 
 APP_FACTORY = "tagtrail.api.app:app_from_environment"
 
@@ -27,6 +33,14 @@ def register(commands: Any) -> None:
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--workers", type=int, help="server worker processes")
     parser.add_argument(
+        "--auth",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="require tokens (default on); --no-auth serves everyone everything",
+    )
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve HTTPS")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser.add_argument(
         "--protect-history",
         action="store_true",
         default=None,
@@ -37,8 +51,10 @@ def register(commands: Any) -> None:
 
 def _export(settings: Settings) -> None:
     """Workers are separate processes: hand them the resolved settings via the environment."""
-    for field, value in settings.model_dump(exclude_none=True).items():
-        os.environ[f"TAGTRAIL_{field.upper()}"] = str(value)
+    exported = settings.model_dump(mode="json", exclude_none=True, exclude={"admin_password"})
+    for field, value in exported.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        os.environ[f"TAGTRAIL_{field.upper()}"] = text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,12 +70,19 @@ def run(args: argparse.Namespace) -> int:
             external_url=args.external_url,
             workers=args.workers,
             protect_history=args.protect_history,
+            auth=args.auth,
+            tls_cert=args.tls_cert.resolve() if args.tls_cert else None,
+            tls_key=args.tls_key.resolve() if args.tls_key else None,
         )
     except ValidationError as exc:
         print(f"tagtrail: invalid settings:\n{exc}", file=sys.stderr)
         return 2
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        print("tagtrail: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    asyncio.run(bootstrap(settings))
     _export(settings)
 
     from granian import Granian
@@ -74,8 +97,31 @@ def run(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=LogLevels(settings.log_level.lower()),
+        ssl_cert=settings.tls_cert,
+        ssl_key=settings.tls_key,
     )
-    url = settings.external_url or f"http://{settings.listen}"
+    scheme = "https" if settings.tls_cert else "http"
+    url = settings.external_url or f"{scheme}://{settings.listen}"
     print(f"tagtrail listening on {url} (data in {settings.data_dir})", flush=True)
     server.serve()
     return 0
+
+
+async def bootstrap(settings: Settings) -> None:
+    """Before the workers start: migrate, create the signing key and, on the very first start
+    with auth, the admin user (its generated password is printed this once)."""
+    database = await Database.open(settings.metadata_url)
+    try:
+        if not settings.auth:
+            return
+        KeyRing.load(settings.keys_dir, settings.token_key, tuple(settings.token_verify_keys))
+        accounts = SqlAccountStore(database)
+        if await accounts.count_users() == 0:
+            password = settings.admin_password or generate_password()
+            await accounts.add_user("admin", hash_password(password), is_admin=True)
+            if settings.admin_password:
+                print("created user admin with the password from TAGTRAIL_ADMIN_PASSWORD")
+            else:
+                print(f"created user admin; its password (shown only this once): {password}")
+    finally:
+        await database.close()

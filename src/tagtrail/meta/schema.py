@@ -11,13 +11,24 @@ Layout (every table is scoped by repository; blob bytes live in the blob driver)
 - ``tag_history``: every move and deletion of a tag, never rewritten. ``ts_ms`` is strictly
   increasing per (repository, tag), so (repository_id, tag, ts_ms) is unique and is the index a
   history query range-scans.
-- ``uploads``: blob upload sessions, so any replica can continue an upload.
+- ``uploads``: blob upload sessions, so any replica can continue an upload. Keyed by
+  repository name: an upload alone does not create a repository.
+
+Accounts and access (revision 0002):
+
+- ``users``: password hashes are argon2 (PHC strings).
+- ``organisations``: own the first path component of repository names; a default visibility.
+- ``memberships``: a user's role in an organisation (pull, push, admin).
+- ``repository_settings``: a visibility per repository name, overriding its organisation's.
+- ``pull_tokens``: robot credentials of one organisation. Their secrets are 256-bit random
+  values, stored as SHA-256 (a slow hash protects guessable passwords, not random keys).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -107,4 +118,51 @@ uploads = Table(
     Column("repository", String(255), nullable=False),
     Column("offset", BigInteger, nullable=False),
     Column("started_ms", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("visibility", String(1024), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("organisation_id", ForeignKey("organisations.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("role", String(16), nullable=False),
+)
+
+repository_settings = Table(
+    "repository_settings",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("visibility", String(1024), nullable=False),
+)
+
+pull_tokens = Table(
+    "pull_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("can_push", Boolean, nullable=False),
+    Column("expires_ms", BigInteger, nullable=True),
+    Column("revoked_ms", BigInteger, nullable=True),
+    Column("description", String(255), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
 )

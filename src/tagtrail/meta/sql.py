@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tagtrail.errors import Unsupported
-from tagtrail.meta.migrate import upgrade_to_head
+from tagtrail.meta.database import Database, now_ms
 from tagtrail.meta.schema import (
     blob_links,
     manifest_refs,
@@ -36,73 +32,27 @@ from tagtrail.types import (
     UploadSession,
 )
 
-_WRITE = "tagtrail_write"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL for concurrent readers; writers take the lock up front (BEGIN IMMEDIATE) so that a
-    read-then-write transaction never fails with SQLITE_BUSY halfway through."""
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
 
 class SqlMetadataStore:
-    """MetadataStore on one SQLAlchemy engine. Repository ids are cached: never deleted."""
+    """MetadataStore on one SQLAlchemy database. Repository ids are cached: never deleted."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._dialect = engine.dialect.name
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._write = database.write
+        self._read = database.read
+        self._insert = database.insert
         self._repo_ids: dict[str, int] = {}
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> SqlMetadataStore:
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
-        engine = create_async_engine(url, **kwargs)
-        if engine.dialect.name == "sqlite":
-            _configure_sqlite(engine)
-        store = cls(engine)
-        if migrate:
-            async with store._write() as conn:
-                await conn.run_sync(upgrade_to_head)
-        return store
+        return cls(await Database.open(url, migrate=migrate))
+
+    @property
+    def database(self) -> Database:
+        return self._db
 
     async def close(self) -> None:
-        await self._engine.dispose()
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._engine.connect() as conn:
-            conn = await conn.execution_options(**{_WRITE: True})
-            async with conn.begin():
-                yield conn
-
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._engine.connect() as conn, conn.begin():
-            yield conn
-
-    def _insert(self, table: Any) -> Any:
-        dialect = postgresql if self._dialect == "postgresql" else sqlite
-        return dialect.insert(table)
+        await self._db.close()
 
     # Repositories -------------------------------------------------------------------------
 
@@ -533,6 +483,39 @@ class SqlMetadataStore:
                 select(tag_history.c.id)
                 .where(tag_history.c.repository_id == repo_id, tag_history.c.tag == tag)
                 .limit(1)
+            )
+            return found is not None
+
+    async def history_tags(self, name: RepoName) -> list[str]:
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return []
+            query = select(tag_history.c.tag).where(tag_history.c.repository_id == repo_id)
+            return list((await conn.scalars(query.distinct().order_by(tag_history.c.tag))).all())
+
+    async def reachable_from_tags(
+        self, name: RepoName, tags: Sequence[str], digest: Digest
+    ) -> bool:
+        if not tags:
+            return False
+        async with self._read() as conn:
+            repo_id = await self._repo_id(conn, name)
+            if repo_id is None:
+                return False
+            roots = select(tag_history.c.digest.label("digest")).where(
+                tag_history.c.repository_id == repo_id, tag_history.c.tag.in_(list(tags))
+            )
+            closure = roots.cte("closure", recursive=True)
+            # UNION (not UNION ALL) drops repeats, so a cycle cannot recurse forever.
+            closure = closure.union(
+                select(manifest_refs.c.child_digest).where(
+                    manifest_refs.c.repository_id == repo_id,
+                    manifest_refs.c.manifest_digest == closure.c.digest,
+                )
+            )
+            found = await conn.scalar(
+                select(closure.c.digest).where(closure.c.digest == str(digest)).limit(1)
             )
             return found is not None
 

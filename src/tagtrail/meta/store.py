@@ -72,6 +72,15 @@ class MetadataStore(Protocol):
 
     # Tag history
     async def tag_has_history(self, name: RepoName, tag: Tag) -> bool: ...
+    async def history_tags(self, name: RepoName) -> list[str]:
+        """Every tag that has (or had) history in ``name``."""
+
+    async def reachable_from_tags(
+        self, name: RepoName, tags: Sequence[str], digest: Digest
+    ) -> bool:
+        """Whether ``digest`` is a manifest some tag in ``tags`` points or pointed to, or a
+        manifest or blob reachable from one (index children, config, layers)."""
+
     async def history(
         self,
         name: RepoName,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.config import Settings
-from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.store import MetadataStore
 from tagtrail.registry.blobs import Blobs
 from tagtrail.registry.history import History
@@ -36,11 +35,7 @@ class Registry:
         )
 
     @classmethod
-    async def open(cls, settings: Settings) -> Registry:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        meta = await SqlMetadataStore.open(settings.metadata_url)
+    def open_on(cls, meta: MetadataStore, settings: Settings) -> Registry:
+        """The registry on ``meta`` with the blob storage the settings name."""
         driver = FilesystemDriver(settings.data_dir)
         return cls.build(meta, driver, protect_history=settings.protect_history)
-
-    async def close(self) -> None:
-        await self.meta.close()

@@ -1,0 +1,107 @@
+"""The token endpoint: ``GET /token`` (Docker token spec) and ``POST /token`` (OAuth2 form)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tagtrail.api.auth import Guard, basic_credentials
+from tagtrail.auth.model import ANONYMOUS, Grant, Principal
+from tagtrail.auth.policy import AccessPolicy
+from tagtrail.auth.scopes import Scope, parse_scopes
+from tagtrail.auth.tokens import TokenAuthority
+from tagtrail.errors import InvalidInput, Unauthorized, Unsupported
+
+_MAX_FORM_BYTES = 64 * 1024
+
+
+class TokenRequestInvalid(InvalidInput):
+    code = "TOKEN_REQUEST_INVALID"
+    default_message = "invalid token request"
+
+
+def _parts(request: Request) -> tuple[AccessPolicy, TokenAuthority]:
+    guard: Guard = request.app.state.guard
+    if guard.policy is None or guard.authority is None:
+        raise Unsupported("this registry runs without authentication")
+    return guard.policy, guard.authority
+
+
+def _check_service(authority: TokenAuthority, service: str | None) -> None:
+    if service and service != authority.service:
+        raise TokenRequestInvalid("unknown service", detail={"service": service[:200]})
+
+
+async def _grants(
+    policy: AccessPolicy, principal: Principal, scopes: list[Scope]
+) -> list[tuple[Scope, Grant]]:
+    granted = []
+    for scope in scopes:
+        grant = await policy.grant(principal, scope)
+        if grant is not None:
+            granted.append((Scope(scope.type, scope.name, grant.actions), grant))
+    return granted
+
+
+async def get_token(request: Request) -> Response:
+    policy, authority = _parts(request)
+    params = request.query_params
+    _check_service(authority, params.get("service"))
+    scopes = parse_scopes(params.getlist("scope"))
+    credentials = basic_credentials(request)
+    principal = ANONYMOUS if credentials is None else await policy.authenticate(*credentials)
+    issued = authority.issue(principal.subject, await _grants(policy, principal, scopes))
+    body: dict[str, object] = {
+        "token": issued.token,
+        "access_token": issued.token,
+        "expires_in": issued.expires_in,
+        "issued_at": issued.issued_at,
+    }
+    if params.get("offline_token") == "true" and principal is not ANONYMOUS:
+        body["refresh_token"] = authority.issue_refresh(principal.subject)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+async def post_token(request: Request) -> Response:
+    policy, authority = _parts(request)
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > _MAX_FORM_BYTES:
+            raise TokenRequestInvalid("form too large")
+    try:
+        form = {k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
+    except UnicodeDecodeError as exc:
+        raise TokenRequestInvalid("form is not UTF-8") from exc
+    _check_service(authority, form.get("service"))
+    scopes = parse_scopes([form.get("scope", "")])
+    grant_type = form.get("grant_type")
+    refresh: str | None = None
+    if grant_type == "password":
+        principal = await policy.authenticate(form.get("username", ""), form.get("password", ""))
+        if form.get("access_type") == "offline":
+            refresh = authority.issue_refresh(principal.subject)
+    elif grant_type == "refresh_token":
+        refresh = form.get("refresh_token", "")
+        found = await policy.principal(authority.verify_refresh(refresh))
+        if found is None:
+            # The account is gone, or the pull token it was issued to is revoked or expired.
+            raise Unauthorized("refresh token no longer valid", basic=True)
+        principal = found
+    else:
+        raise TokenRequestInvalid(
+            "grant_type must be password or refresh_token", detail={"grant_type": grant_type}
+        )
+    granted = await _grants(policy, principal, scopes)
+    issued = authority.issue(principal.subject, granted)
+    body: dict[str, object] = {
+        "access_token": issued.token,
+        "scope": " ".join(str(scope) for scope, _ in granted),
+        "expires_in": issued.expires_in,
+        "issued_at": issued.issued_at,
+    }
+    if refresh is not None:
+        body["refresh_token"] = refresh
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,1 @@
+"""Authentication and authorisation: scopes, tokens, passwords, access policies. No HTTP."""
