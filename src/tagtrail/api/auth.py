@@ -53,16 +53,19 @@ class Guard:
         assert self.policy is not None and self.authority is not None
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
         caller = Caller()
-        if scheme.lower() == "bearer" and credential.strip():
-            credential = credential.strip()
+        if scheme.lower() == "bearer" and credential:
             principal = await self.policy.pull_token(credential)
             if principal is not None:
                 caller = Caller(principal=principal)
             else:
-                caller = Caller(token=self.authority.verify(credential))
-        elif header:
-            raise Unauthorized("unsupported authorization scheme")
+                try:
+                    caller = Caller(token=self.authority.verify(credential))
+                except Unauthorized:
+                    # An invalid, expired or foreign token counts as none: the challenge
+                    # then names the scopes, so the client can fetch a proper one.
+                    caller = Caller()
         request.state.caller = caller
         return caller
 
