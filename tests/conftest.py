@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.s3 import S3Endpoint, moto_server
 from tests.server import RunningServer, start_server
 
 
@@ -38,3 +39,10 @@ def start_registry(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
 def client(server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Endpoint]:
+    """moto's S3 server for the whole session; each user makes its own bucket."""
+    with moto_server() as endpoint:
+        yield endpoint

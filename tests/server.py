@@ -52,7 +52,11 @@ class RunningServer:
 
 
 def start_server(
-    data_dir: Path, *extra_args: str, timeout: float = 30, env: dict[str, str] | None = None
+    data_dir: Path,
+    *extra_args: str,
+    timeout: float = 30,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
 ) -> RunningServer:
     """Start ``tagtrail serve``; without ``--auth`` among the flags it runs with ``--no-auth``."""
     port = free_port()
@@ -67,6 +71,7 @@ def start_server(
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
+                *prefix,  # e.g. faketime, to run a replica on a skewed clock
                 sys.executable,
                 "-m",
                 "tagtrail",

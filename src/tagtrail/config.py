@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -15,10 +15,32 @@ from pydantic_settings import (
 )
 
 CONFIG_ENV = "TAGTRAIL_CONFIG"
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest multipart part (but the last)
+
+
+class S3Settings(BaseModel):
+    """S3-compatible object storage (AWS S3, MinIO, Ceph RGW, GCS interoperability).
+
+    Credentials default to the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...).
+    """
+
+    model_config = {"extra": "forbid"}
+
+    bucket: str
+    prefix: str = ""
+    endpoint: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    redirect: bool = Field(True, description="GET answers 307 to a presigned URL")
+    presign_seconds: int = Field(300, ge=10, le=7 * 86_400)
+    part_size: int = Field(8 * 1024 * 1024, ge=MIN_PART_SIZE)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TAGTRAIL_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="TAGTRAIL_", env_nested_delimiter="__", extra="forbid"
+    )
 
     listen: str = Field("127.0.0.1:5000", description="host:port to listen on")
     data_dir: Path = Field(Path("tagtrail-data"), description="embedded storage directory")
@@ -27,6 +49,13 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the metadata store; default: SQLite in data_dir"
+    )
+    blob_store: Literal["filesystem", "s3"] = Field(
+        "filesystem", description="where blob bytes live: data_dir, or S3 ([s3] settings)"
+    )
+    s3: S3Settings | None = None
+    migrate_on_start: bool = Field(
+        True, description="apply schema migrations when the server starts"
     )
     protect_history: bool = Field(
         False, description="refuse DELETE by digest for digests that a tag history names"
@@ -64,6 +93,12 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _s3_needs_settings(self) -> Settings:
+        if self.blob_store == "s3" and self.s3 is None:
+            raise ValueError("blob_store = s3 needs the [s3] settings (bucket at least)")
+        return self
 
     @property
     def keys_dir(self) -> Path:

@@ -9,8 +9,9 @@ import pytest
 
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.store import MetadataStore
+from tests.postgres import fresh_database_async
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture
@@ -19,10 +20,16 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetadataStore]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        opened = await SqlMetadataStore.open(f"sqlite+aiosqlite:///{tmp_path / 'meta.db'}")
-    else:  # pragma: no cover - a backend listed without a way to open it
-        raise AssertionError(f"unknown backend {request.param}")
+        yield f"sqlite:///{tmp_path / 'meta.db'}"
+        return
+    async with fresh_database_async() as url:
+        yield url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[MetadataStore]:
+    opened = await SqlMetadataStore.open(database_url)
     yield opened
     await opened.close()

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from tagtrail.errors import Unsupported
+from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.store import MetadataStore
 from tagtrail.types import OCI_MANIFEST, Digest, Manifest, RepoName, Tag
 
@@ -165,3 +166,30 @@ async def test_referrers_by_subject_and_type(store: MetadataStore) -> None:
     assert [r.digest for r in found] == [referrer.digest]
     assert await store.referrers(REPO, subject, "application/other") == []
     assert await store.referrers(REPO, Digest.of(b"nothing"), None) == []
+
+
+async def test_two_replicas_record_one_ordered_history(database_url: str) -> None:
+    """Two stores on one database (two replicas): moves through both land in one history."""
+    first, second = (
+        await SqlMetadataStore.open(database_url),
+        await SqlMetadataStore.open(database_url),
+    )
+    try:
+        manifests = [manifest(1000 + n) for n in range(40)]
+        await asyncio.gather(
+            *(
+                (first if n % 2 else second).put_manifest(REPO, m, Tag("shared"))
+                for n, m in enumerate(manifests)
+            )
+        )
+        records = await first.history(REPO, Tag("shared"), start_ms=None, end_ms=None, limit=100)
+        stamps = [r.timestamp_ms for r in records]
+        assert len(records) == 40
+        assert all(a < b for a, b in itertools.pairwise(stamps))
+        assert {str(r.digest) for r in records} == {str(m.digest) for m in manifests}
+        current = await second.resolve_tag(REPO, Tag("shared"))
+        assert current is not None
+        assert current.digest == records[-1].digest
+    finally:
+        await first.close()
+        await second.close()

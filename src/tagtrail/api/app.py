@@ -26,6 +26,25 @@ from tagtrail.meta.sql_accounts import SqlAccountStore
 from tagtrail.registry.service import Registry
 
 
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the database and the blob storage answer."""
+    registry: Registry = request.app.state.registry
+    failed = {}
+    for part, check in (("database", registry.meta.ping), ("blobs", registry.driver.ping)):
+        try:
+            await check()
+        except Exception as exc:  # any failure means "not ready", with its kind named
+            failed[part] = type(exc).__name__
+    if failed:
+        return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
 async def base(request: Request) -> Response:
     await guard(request).require_login(request)
     return JSONResponse({})
@@ -56,6 +75,8 @@ class _ApiVersionHeader:
 NAME = "/v2/{name:path}"
 ROUTES = [
     Route("/v2/", base, methods=["GET", "HEAD"]),
+    Route("/healthz", healthz, methods=["GET", "HEAD"]),
+    Route("/readyz", readyz, methods=["GET", "HEAD"]),
     Route("/token", token.get_token, methods=["GET"]),
     Route("/token", token.post_token, methods=["POST"]),
     Route("/v2/_catalog", manifests.catalog, methods=["GET"]),
@@ -97,9 +118,12 @@ def create_app(settings: Settings) -> _ApiVersionHeader:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        database = await Database.open(settings.metadata_url)
+        # `tagtrail serve` migrated before starting workers; a worker only checks.
+        database = await Database.open(settings.metadata_url, migrate=False)
+        await database.require_head()
         meta = SqlMetadataStore(database)
-        app.state.registry = Registry.open_on(meta, settings)
+        registry = await Registry.open_on(meta, settings)
+        app.state.registry = registry
         if settings.auth:
             policy = AccessPolicy(SqlAccountStore(database), meta)
             app.state.guard = Guard(policy, token_authority(settings), enabled=True)
@@ -108,6 +132,7 @@ def create_app(settings: Settings) -> _ApiVersionHeader:
         try:
             yield
         finally:
+            await registry.close()
             await database.close()
 
     app = Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -12,7 +13,7 @@ from tagtrail.api.http import body, byte_range, content_range, guard, repo_name,
 from tagtrail.auth.model import DELETE, PULL, PUSH
 from tagtrail.auth.scopes import Scope as AuthScope
 from tagtrail.blobs.driver import LocalFile, Redirect
-from tagtrail.errors import DigestInvalid, RangeNotSatisfiable, Unauthorized
+from tagtrail.errors import DigestInvalid, Unauthorized
 from tagtrail.registry.service import Registry
 from tagtrail.registry.uploads import Completed
 from tagtrail.types import Digest, RepoName, UploadSession, parse_name
@@ -44,12 +45,16 @@ async def get_blob(request: Request) -> Response:
     await guard(request).require(request, name, PULL, digest=digest)
     size, source = await _registry(request).blobs.open(name, digest)
     headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes"}
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(size)
+        headers["Content-Type"] = "application/octet-stream"
+        return Response(status_code=200, headers=headers)
     if isinstance(source, Redirect):
         return RedirectResponse(source.url, status_code=307, headers=headers)
     requested = byte_range(request, size)  # validates before anything is sent
-    if request.method == "HEAD" or requested is None:
-        headers["Content-Length"] = str(size)
     if isinstance(source, LocalFile):
+        if requested is None:
+            headers["Content-Length"] = str(size)
         headers["ETag"] = f'"{digest}"'
         return _BlobFile(
             source.path,
@@ -58,10 +63,21 @@ async def get_blob(request: Request) -> Response:
             headers=headers,
             honour_range=requested is not None,
         )
+    first, last = requested if requested is not None else (0, size - 1)
+    headers["Content-Length"] = str(last - first + 1)
+    status = 200
     if requested is not None:
-        raise RangeNotSatisfiable("ranges are not served by this blob driver", size=size)
-    headers["Content-Length"] = str(size)
-    return StreamingResponse(source.chunks, media_type="application/octet-stream", headers=headers)
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+        status = 206
+    chunks = source.open(first, last) if size else _nothing()
+    return StreamingResponse(
+        chunks, status_code=status, media_type="application/octet-stream", headers=headers
+    )
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""
 
 
 async def delete_blob(request: Request) -> Response:

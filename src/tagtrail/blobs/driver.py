@@ -8,7 +8,7 @@ a digest is right: the registry layer verifies before it calls ``commit_upload``
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -37,21 +37,27 @@ class Redirect:
 
 @dataclass(frozen=True, slots=True)
 class Stream:
-    """The driver streams the bytes through this process."""
+    """The driver streams the bytes through this process: ``open(first, last)`` yields the
+    bytes of that inclusive range."""
 
     size: int
-    chunks: AsyncIterator[bytes]
+    open: Callable[[int, int], AsyncIterator[bytes]]
 
 
 BlobSource = LocalFile | Redirect | Stream
 
 
 class BlobDriver(Protocol):
+    async def close(self) -> None: ...
+    async def ping(self) -> None:
+        """Raise when the storage cannot be reached (readiness)."""
+
     async def size(self, digest: Digest) -> int | None:
         """Size of the stored blob, or None when its bytes are not stored."""
 
     async def source(self, digest: Digest) -> BlobSource | None:
-        """How to send the blob's bytes, or None when they are not stored."""
+        """How to send the blob's bytes, or None when they are not stored (a redirecting
+        driver may presign without looking: the metadata store already vouched for it)."""
 
     async def read(self, digest: Digest) -> AsyncIterator[bytes]: ...
 
@@ -65,6 +71,7 @@ class BlobDriver(Protocol):
     async def read_upload(self, upload_id: str) -> AsyncIterator[bytes]: ...
 
     async def commit_upload(self, upload_id: str, digest: Digest) -> None:
-        """Make the upload's bytes the blob ``digest``, atomically, and drop the upload."""
+        """Make the upload's bytes the blob ``digest``, atomically, and drop the upload.
+        ``read_upload`` may have been called before; appends may not follow it."""
 
     async def cancel_upload(self, upload_id: str) -> None: ...

@@ -38,6 +38,13 @@ class FilesystemDriver:
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
 
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        if not os.access(self._uploads, os.W_OK) or not os.access(self._blobs, os.W_OK):
+            raise OSError(f"blob storage under {self._blobs.parent} is not writable")
+
     def blob_path(self, digest: Digest) -> Path:
         return self._blobs / digest.algorithm / digest.hex[:2] / digest.hex
 

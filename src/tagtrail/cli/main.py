@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from tagtrail import __version__
-from tagtrail.cli import admin, serve
+from tagtrail.cli import admin, db, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve.register(commands)
     admin.register(commands)
+    db.register(commands)
     return parser
 
 

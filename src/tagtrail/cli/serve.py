@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.secrets import generate_password, hash_password
 from tagtrail.config import CONFIG_ENV, Settings, load_settings
-from tagtrail.meta.database import Database
+from tagtrail.meta.database import Database, SchemaOutdated
 from tagtrail.meta.sql_accounts import SqlAccountStore
 
 APP_FACTORY = "tagtrail.api.app:app_from_environment"
@@ -82,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
     if (settings.tls_cert is None) != (settings.tls_key is None):
         print("tagtrail: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
-    asyncio.run(bootstrap(settings))
+    try:
+        asyncio.run(bootstrap(settings))
+    except (SchemaOutdated, OSError) as exc:
+        print(f"tagtrail: {exc}", file=sys.stderr)
+        return 1
     _export(settings)
 
     from granian import Granian
@@ -110,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
 async def bootstrap(settings: Settings) -> None:
     """Before the workers start: migrate, create the signing key and, on the very first start
     with auth, the admin user (its generated password is printed this once)."""
-    database = await Database.open(settings.metadata_url)
+    database = await Database.open(settings.metadata_url, migrate=settings.migrate_on_start)
     try:
+        await database.require_head()
         if not settings.auth:
             return
         KeyRing.load(settings.keys_dir, settings.token_key, tuple(settings.token_verify_keys))

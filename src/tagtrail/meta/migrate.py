@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest revision: bump with every migration added (a test checks it is the head).
+HEAD_REVISION = "0002"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -19,9 +21,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade_to_head(connection: Connection) -> None:
-    """Bring the schema on ``connection`` up to the newest revision (in its transaction)."""
-    command.upgrade(alembic_config(connection), "head")
+def upgrade_to_head(connection: Connection, revision: str = "head") -> None:
+    """Bring the schema on ``connection`` up to ``revision`` (in its transaction)."""
+    command.upgrade(alembic_config(connection), revision)
 
 
 def current_revision(connection: Connection) -> str | None:

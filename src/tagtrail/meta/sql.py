@@ -54,6 +54,10 @@ class SqlMetadataStore:
     async def close(self) -> None:
         await self._db.close()
 
+    async def ping(self) -> None:
+        async with self._read() as conn:
+            await conn.scalar(select(1))
+
     # Repositories -------------------------------------------------------------------------
 
     async def _repo_id(self, conn: AsyncConnection, name: RepoName) -> int | None:
@@ -258,10 +262,9 @@ class SqlMetadataStore:
     async def _point_tag(
         self, conn: AsyncConnection, repo_id: int, tag: Tag, manifest: Manifest
     ) -> TagMove:
+        await self._db.lock(conn, "tag", repo_id, tag)
         current = await conn.scalar(
-            select(tags.c.digest)
-            .where(tags.c.repository_id == repo_id, tags.c.name == tag)
-            .with_for_update()
+            select(tags.c.digest).where(tags.c.repository_id == repo_id, tags.c.name == tag)
         )
         new_digest = str(manifest.digest)
         if current == new_digest:
@@ -285,14 +288,15 @@ class SqlMetadataStore:
         return TagMove(tag, Digest.parse(current) if current else None, moved=True)
 
     async def _next_timestamp(self, conn: AsyncConnection, repo_id: int, tag: str) -> int:
-        """Now, or one millisecond after the tag's last record when the clock has not moved
-        past it: timestamps of one tag are strictly increasing, so they page exactly."""
+        """Now on the database's clock, or one millisecond after the tag's last record when
+        that clock has not moved past it (or a replica's clock ran ahead): timestamps of one
+        tag are strictly increasing, so they page exactly. The caller holds the tag's lock."""
         last = await conn.scalar(
             select(func.max(tag_history.c.ts_ms)).where(
                 tag_history.c.repository_id == repo_id, tag_history.c.tag == tag
             )
         )
-        current = now_ms()
+        current = await self._db.clock_ms(conn)
         return current if last is None or current > last else int(last) + 1
 
     async def _record(
@@ -374,10 +378,9 @@ class SqlMetadataStore:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
                 return False
+            await self._db.lock(conn, "tag", repo_id, tag)
             current = await conn.scalar(
-                select(tags.c.digest)
-                .where(tags.c.repository_id == repo_id, tags.c.name == tag)
-                .with_for_update()
+                select(tags.c.digest).where(tags.c.repository_id == repo_id, tags.c.name == tag)
             )
             if current is None:
                 return False
@@ -418,7 +421,12 @@ class SqlMetadataStore:
                 )
             ).all()
             for tag in pointing:
-                await self._untag(conn, repo_id, tag, str(digest))
+                await self._db.lock(conn, "tag", repo_id, tag)
+                still = await conn.scalar(
+                    select(tags.c.digest).where(tags.c.repository_id == repo_id, tags.c.name == tag)
+                )
+                if still == str(digest):  # not moved by a writer that held the lock first
+                    await self._untag(conn, repo_id, tag, str(digest))
             await conn.execute(
                 delete(manifest_refs).where(
                     manifest_refs.c.repository_id == repo_id,

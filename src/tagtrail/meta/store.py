@@ -25,6 +25,8 @@ from tagtrail.types import (
 
 class MetadataStore(Protocol):
     async def close(self) -> None: ...
+    async def ping(self) -> None:
+        """Raise when the database does not answer (readiness)."""
 
     # Repositories
     async def repository_exists(self, name: RepoName) -> bool: ...

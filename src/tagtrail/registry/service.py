@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tagtrail.blobs.driver import BlobDriver
-from tagtrail.blobs.filesystem import FilesystemDriver
+from tagtrail.blobs.factory import open_driver
 from tagtrail.config import Settings
 from tagtrail.meta.store import MetadataStore
 from tagtrail.registry.blobs import Blobs
@@ -35,7 +35,10 @@ class Registry:
         )
 
     @classmethod
-    def open_on(cls, meta: MetadataStore, settings: Settings) -> Registry:
+    async def open_on(cls, meta: MetadataStore, settings: Settings) -> Registry:
         """The registry on ``meta`` with the blob storage the settings name."""
-        driver = FilesystemDriver(settings.data_dir)
+        driver = await open_driver(settings)
         return cls.build(meta, driver, protect_history=settings.protect_history)
+
+    async def close(self) -> None:
+        await self.driver.close()

@@ -1,0 +1,60 @@
+"""``tagtrail db``: the metadata database's schema (Alembic migrations shipped inside)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from tagtrail.config import CONFIG_ENV, load_settings
+from tagtrail.meta.database import Database
+from tagtrail.meta.migrate import HEAD_REVISION
+
+
+def register(commands: Any) -> None:
+    db = commands.add_parser("db", help="metadata database schema")
+    db.add_argument("--data-dir", type=Path, help="the server's data directory (SQLite)")
+    db.add_argument("--config", type=Path, help="the server's TOML settings file")
+    db.add_argument("--database-url", help="e.g. postgresql://user@host/db")
+    verbs = db.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("upgrade", help="migrate the schema to this version's").set_defaults(run=run)
+    verbs.add_parser("current", help="print the schema revision").set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.config is not None:
+        os.environ[CONFIG_ENV] = str(args.config.resolve())
+    try:
+        settings = load_settings(
+            data_dir=args.data_dir.resolve() if args.data_dir else None,
+            database_url=args.database_url,
+        )
+    except ValidationError as exc:
+        print(f"tagtrail: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        database = await Database.open(settings.metadata_url, migrate=False)
+        try:
+            if args.verb == "upgrade":
+                before = await database.revision()
+                await database.upgrade()
+                print(f"schema upgraded from {before or 'nothing'} to {await database.revision()}")
+            else:
+                current = await database.revision()
+                state = "(head)" if current == HEAD_REVISION else f"(head is {HEAD_REVISION})"
+                print(f"{current or 'nothing'} {state}")
+            return 0
+        finally:
+            await database.close()
+
+    try:
+        return asyncio.run(main())
+    except OSError as exc:
+        print(f"tagtrail: cannot reach the database: {exc}", file=sys.stderr)
+        return 1

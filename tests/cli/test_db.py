@@ -1,0 +1,61 @@
+"""``tagtrail db upgrade|current`` on SQLite and PostgreSQL, and a server refusing an old schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tagtrail.meta.migrate import HEAD_REVISION
+from tests.postgres import fresh_database
+
+
+def tagtrail(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tagtrail", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_current_then_upgrade(tmp_path: Path, backend: str) -> None:
+    def run_with(url: str) -> None:
+        where = ["--database-url", url]
+        before = tagtrail("db", *where, "current")
+        assert before.returncode == 0, before.stderr
+        assert before.stdout.strip() == f"nothing (head is {HEAD_REVISION})"
+        upgraded = tagtrail("db", *where, "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert f"to {HEAD_REVISION}" in upgraded.stdout
+        after = tagtrail("db", *where, "current")
+        assert after.stdout.strip() == f"{HEAD_REVISION} (head)"
+
+    if backend == "sqlite":
+        run_with(f"sqlite:///{tmp_path / 'meta.db'}")
+    else:
+        with fresh_database() as url:
+            run_with(url)
+
+
+def test_server_refuses_an_outdated_schema_without_migrate_on_start(tmp_path: Path) -> None:
+    with fresh_database() as url:
+        result = subprocess.run(
+            [sys.executable, "-m", "tagtrail", "serve", "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "TAGTRAIL_DATABASE_URL": url,
+                "TAGTRAIL_MIGRATE_ON_START": "false",
+            },
+        )
+    assert result.returncode == 1
+    assert "run `tagtrail db upgrade`" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,77 @@
+"""moto's standalone S3 server on 127.0.0.1, the S3 endpoint these tests run against."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.session
+import httpx
+
+from tests.server import free_port
+
+ACCESS_KEY = "testing-access-key"
+SECRET_KEY = "testing-secret-key"  # moto accepts any credentials
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    url: str
+
+    def client(self) -> Any:
+        return botocore.session.get_session().create_client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+        )
+
+    def new_bucket(self) -> str:
+        name = f"tagtrail-{uuid.uuid4().hex[:16]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def settings(self, bucket: str, **extra: object) -> dict[str, object]:
+        return {
+            "bucket": bucket,
+            "endpoint": self.url,
+            "region": "us-east-1",
+            "access_key_id": ACCESS_KEY,
+            "secret_access_key": SECRET_KEY,
+            **extra,
+        }
+
+
+@contextmanager
+def moto_server() -> Iterator[S3Endpoint]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                stderr = process.stderr.read().decode() if process.stderr else ""
+                raise AssertionError(f"moto_server exited: {stderr[-2000:]}")
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("moto_server did not start within 30 s") from None
+                time.sleep(0.1)
+        yield S3Endpoint(url)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
