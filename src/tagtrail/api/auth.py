@@ -1,13 +1,16 @@
 """Per-request authorisation: read the credentials, check the scopes a request needs.
 
 A Bearer credential is either a token from ``/token`` (its ``access`` claim is the grant) or a
-pull token's secret (granted live from the accounts, like a credential helper's secret).
+pull token's secret (granted live from the accounts, like a credential helper's secret). Basic
+credentials (a user, or a pull token's id and secret) are granted live too.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import time
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -36,6 +39,35 @@ class Caller:
         return self.token is not None or self.principal is not None
 
 
+class _BasicCache:
+    """Recently verified Basic credentials. argon2 is slow on purpose; a client sending Basic
+    on every request would pay it each time. Keyed by a hash, never the password itself, and
+    short-lived, so a changed password or revoked token stops working within seconds."""
+
+    TTL_SECONDS = 10.0
+    MAX_ENTRIES = 1024
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+
+    async def authenticate(
+        self, policy: AccessPolicy, username: str, password: str
+    ) -> Principal | None:
+        key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
+        now = time.monotonic()
+        found = self._entries.get(key)
+        if found is not None and now - found[0] < self.TTL_SECONDS:
+            return found[1]
+        try:
+            principal: Principal | None = await policy.authenticate(username, password)
+        except Unauthorized:
+            principal = None
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (now, principal)
+        return principal
+
+
 class Guard:
     def __init__(
         self, policy: AccessPolicy | None, authority: TokenAuthority | None, enabled: bool
@@ -43,6 +75,7 @@ class Guard:
         self.policy = policy
         self.authority = authority
         self.enabled = enabled
+        self._basic_cache = _BasicCache()
 
     async def caller(self, request: Request) -> Caller:
         if not self.enabled:
@@ -55,7 +88,13 @@ class Guard:
         scheme, _, credential = header.partition(" ")
         credential = credential.strip()
         caller = Caller()
-        if scheme.lower() == "bearer" and credential:
+        if scheme.lower() == "basic" and credential:
+            # Not part of the token protocol, but what htpasswd registries, Harbor and Quay
+            # accept, and what clients such as oras-py's basic backend and `curl -u` send.
+            username, password = basic_credentials(request) or ("", "")
+            principal = await self._basic_cache.authenticate(self.policy, username, password)
+            caller = Caller(principal=principal) if principal is not None else Caller()
+        elif scheme.lower() == "bearer" and credential:
             principal = await self.policy.pull_token(credential)
             if principal is not None:
                 caller = Caller(principal=principal)
@@ -107,7 +146,8 @@ class Guard:
         """
         caller = await self.caller(request)
         grant = await self.grant(caller, "repository", name)
-        needed = frozenset(actions)
+        # A push reads too (HEAD before upload, mounts): challenge for both, as Distribution.
+        needed = frozenset(actions) | ({PULL} if PUSH in actions else set())
         allowed = grant is not None and needed <= grant.actions
         limited = grant is not None and grant.tag_limits is not None and not filters_limits
         if (

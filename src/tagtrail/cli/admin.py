@@ -6,16 +6,12 @@ Works directly on the configured database, with the server up or down.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
-
-from pydantic import ValidationError
 
 from tagtrail.auth import keys
 from tagtrail.auth.model import ROLES, PullTokenRecord, Role, Visibility
@@ -25,9 +21,10 @@ from tagtrail.auth.secrets import (
     new_pull_token,
     secret_digest,
 )
-from tagtrail.config import CONFIG_ENV, Settings, load_settings
+from tagtrail.cli.common import run_on_database, settings_from
+from tagtrail.config import Settings
 from tagtrail.errors import NotFound, RegistryError
-from tagtrail.meta.database import Database, now_ms
+from tagtrail.meta.database import now_ms
 from tagtrail.meta.sql_accounts import SqlAccountStore
 from tagtrail.types import parse_name
 
@@ -237,24 +234,10 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.config is not None:
-        os.environ[CONFIG_ENV] = str(args.config.resolve())
-    try:
-        settings = load_settings(data_dir=args.data_dir.resolve() if args.data_dir else None)
-    except ValidationError as exc:
-        print(f"tagtrail: invalid settings:\n{exc}", file=sys.stderr)
+    settings = settings_from(args)
+    if settings is None:
         return 2
     action: Action = args.action
-
-    async def main() -> int:
-        database = await Database.open(settings.metadata_url)
-        try:
-            return await action(args, SqlAccountStore(database), settings)
-        finally:
-            await database.close()
-
-    try:
-        return asyncio.run(main())
-    except RegistryError as exc:
-        print(f"tagtrail: {exc.message}", file=sys.stderr)
-        return 1
+    return run_on_database(
+        settings, lambda database: action(args, SqlAccountStore(database), settings)
+    )

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from tagtrail.config import CONFIG_ENV, load_settings
+from tagtrail.cli.common import run_on_database, settings_from
 from tagtrail.meta.database import Database
 from tagtrail.meta.migrate import HEAD_REVISION
 
@@ -27,34 +22,19 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.config is not None:
-        os.environ[CONFIG_ENV] = str(args.config.resolve())
-    try:
-        settings = load_settings(
-            data_dir=args.data_dir.resolve() if args.data_dir else None,
-            database_url=args.database_url,
-        )
-    except ValidationError as exc:
-        print(f"tagtrail: invalid settings:\n{exc}", file=sys.stderr)
+    settings = settings_from(args, database_url=args.database_url)
+    if settings is None:
         return 2
 
-    async def main() -> int:
-        database = await Database.open(settings.metadata_url, migrate=False)
-        try:
-            if args.verb == "upgrade":
-                before = await database.revision()
-                await database.upgrade()
-                print(f"schema upgraded from {before or 'nothing'} to {await database.revision()}")
-            else:
-                current = await database.revision()
-                state = "(head)" if current == HEAD_REVISION else f"(head is {HEAD_REVISION})"
-                print(f"{current or 'nothing'} {state}")
-            return 0
-        finally:
-            await database.close()
+    async def act(database: Database) -> int:
+        if args.verb == "upgrade":
+            before = await database.revision()
+            await database.upgrade()
+            print(f"schema upgraded from {before or 'nothing'} to {await database.revision()}")
+        else:
+            current = await database.revision()
+            state = "(head)" if current == HEAD_REVISION else f"(head is {HEAD_REVISION})"
+            print(f"{current or 'nothing'} {state}")
+        return 0
 
-    try:
-        return asyncio.run(main())
-    except OSError as exc:
-        print(f"tagtrail: cannot reach the database: {exc}", file=sys.stderr)
-        return 1
+    return run_on_database(settings, act, migrate=False)
