@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from tagtrail.api import blobs, history, manifests, token
+from tagtrail.api import blobs, history, manifests, openapi, token
 from tagtrail.api.auth import Guard
 from tagtrail.api.errors import HANDLERS
 from tagtrail.api.http import guard
@@ -79,6 +79,7 @@ ROUTES = [
     Route("/readyz", readyz, methods=["GET", "HEAD"]),
     Route("/token", token.get_token, methods=["GET"]),
     Route("/token", token.post_token, methods=["POST"]),
+    Route("/openapi.json", openapi.document, methods=["GET"]),
     Route("/v2/_catalog", manifests.catalog, methods=["GET"]),
     Route(f"{NAME}/blobs/uploads/", blobs.start_upload, methods=["POST"]),
     Route(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from tagtrail import __version__
-from tagtrail.cli import admin, db, serve
+from tagtrail.cli import admin, auth_token, db, history, login, logout, pin, restore, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve.register(commands)
     admin.register(commands)
+    history.register(commands)
+    pin.register(commands)
+    restore.register(commands)
+    auth_token.register(commands)
+    login.register(commands)
+    logout.register(commands)
     db.register(commands)
     return parser
 

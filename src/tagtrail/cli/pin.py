@@ -1,0 +1,101 @@
+"""``tagtrail pin PATH...``: pin image references in place to ``name:tag@sha256:...``."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+from typing import Any
+
+from tagtrail.cli.client_common import connection_options, note, one_line_errors, session_pool
+from tagtrail.client.pinning import Plan, TagResolver, make_plan
+from tagtrail.client.rewrite import load
+from tagtrail.client.times import parse_moment
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "pin",
+        parents=[connection_options()],
+        help="pin image references in Dockerfiles, compose files and Kubernetes manifests",
+        description="Rewrite image references in place to name:tag@sha256:... (the tag kept): "
+        "Dockerfile/Containerfile FROM lines, compose and Kubernetes image: keys. Directories "
+        "are walked. Only the reference is edited; formatting and comments are kept.",
+    )
+    parser.add_argument("paths", metavar="PATH", nargs="+", type=Path)
+    parser.add_argument(
+        "--at",
+        metavar="TIME",
+        help="pin to the digest each tag had at TIME (needs a tag history API)",
+    )
+    parser.add_argument(
+        "--update", action="store_true", help="re-resolve references that are already pinned"
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print a diff, change nothing")
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 listing unpinned or stale references (for CI)",
+    )
+    parser.add_argument(
+        "--exclude",
+        metavar="PATTERN",
+        action="append",
+        default=[],
+        help="skip paths matching this glob (name or path relative to a PATH); repeatable",
+    )
+    parser.set_defaults(run=one_line_errors(run))
+
+
+def _diff(path: Path, old: str, new: str) -> str:
+    """A unified diff; relative paths get git's a/ and b/ prefixes (for ``patch -p1``)."""
+    name = path.as_posix()
+    before, after = (name, name) if path.is_absolute() else (f"a/{name}", f"b/{name}")
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), before, after
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+
+
+def _report(plan: Plan) -> None:
+    for skipped in plan.skipped:
+        print(f"{skipped.path}:{skipped.line}: {skipped.text}: {skipped.message}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    files = load(args.paths, args.exclude)
+    at = parse_moment(args.at) if args.at else None
+    with session_pool(args) as pool:
+        resolver = TagResolver(pool, at)
+        plan = make_plan(files, resolver, update=args.update, check=args.check)
+    _report(plan)
+    for message in dict.fromkeys(resolver.notes):
+        note(message)
+    for failure in plan.failures:
+        print(
+            f"tagtrail: {failure.path}:{failure.line}: cannot resolve {failure.text}: "
+            f"{failure.message}",
+            file=sys.stderr,
+        )
+    if args.check:
+        for problem in plan.problems:
+            print(f"{problem.path}:{problem.line}: {problem.text}: {problem.message}")
+        return 1 if plan.problems or plan.failures else 0
+    if plan.failures:
+        print("tagtrail: nothing was changed", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        for path, (old, new) in plan.rewritten.items():
+            sys.stdout.write(_diff(path, old, new))
+        return 0
+    for path, (_, new) in plan.rewritten.items():
+        path.write_bytes(new.encode("utf-8"))
+    for change in plan.changes:
+        print(f"{change.path}:{change.line}: {change.kind} {change.old} -> {change.new}")
+    if not plan.changes:
+        print("nothing to pin", file=sys.stderr)
+    return 0

@@ -1,0 +1,113 @@
+"""History output: ``table`` (for people), ``json``, ``yaml`` and ``csv`` (for programs).
+
+json and yaml hold a list of ``{"updateTimestamp", "digest"}`` objects, the records as the Tag
+History API gives them, plus ``"platforms": [{"platform", "digest", "size"}]`` with
+``--platforms`` (empty for a single-image manifest). csv has one row per record, or with
+``--platforms`` one row per platform (platform columns empty for a single image).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tagtrail.client.history import HistoryRecord
+from tagtrail.client.manifests import PlatformEntry
+
+FORMATS = ("table", "json", "yaml", "csv")
+Platforms = Mapping[str, Sequence[PlatformEntry]]
+
+
+def _documents(records: Sequence[HistoryRecord], platforms: Platforms | None) -> list[Any]:
+    documents: list[Any] = []
+    for record in records:
+        document: dict[str, Any] = {"updateTimestamp": record.timestamp, "digest": record.digest}
+        if platforms is not None:
+            document["platforms"] = [
+                {"platform": p.platform, "digest": p.digest, "size": p.size}
+                for p in platforms.get(record.digest, ())
+            ]
+        documents.append(document)
+    return documents
+
+
+def _yaml_scalar(value: Any) -> str:
+    # A JSON string is a valid YAML double-quoted scalar; ints are plain.
+    return str(value) if isinstance(value, int) else json.dumps(value)
+
+
+def _yaml(documents: list[Any]) -> str:
+    if not documents:
+        return "[]\n"
+    lines: list[str] = []
+    for document in documents:
+        prefix = "- "
+        for key, value in document.items():
+            if isinstance(value, list):
+                if not value:
+                    lines.append(f"{prefix}{key}: []")
+                else:
+                    lines.append(f"{prefix}{key}:")
+                    for item in value:
+                        inner = "    - "
+                        for item_key, item_value in item.items():
+                            lines.append(f"{inner}{item_key}: {_yaml_scalar(item_value)}")
+                            inner = "      "
+            else:
+                lines.append(f"{prefix}{key}: {_yaml_scalar(value)}")
+            prefix = "  "
+    return "\n".join(lines) + "\n"
+
+
+def _csv(records: Sequence[HistoryRecord], platforms: Platforms | None) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if platforms is None:
+        writer.writerow(["updateTimestamp", "digest"])
+        writer.writerows([record.timestamp, record.digest] for record in records)
+        return out.getvalue()
+    writer.writerow(["updateTimestamp", "digest", "platform", "platformDigest", "size"])
+    for record in records:
+        entries = platforms.get(record.digest, ())
+        if not entries:
+            writer.writerow([record.timestamp, record.digest, "", "", ""])
+        for entry in entries:
+            writer.writerow(
+                [record.timestamp, record.digest, entry.platform, entry.digest, entry.size]
+            )
+    return out.getvalue()
+
+
+def _table(records: Sequence[HistoryRecord], platforms: Platforms | None) -> str:
+    if not records:
+        return "no history records\n"
+    width = max(len("UPDATED"), *(len(record.timestamp) for record in records))
+    lines = [f"{'UPDATED':<{width}}  DIGEST"]
+    for record in records:
+        lines.append(f"{record.timestamp:<{width}}  {record.digest}")
+        entries = platforms.get(record.digest, ()) if platforms is not None else ()
+        platform_width = max((len(entry.platform) for entry in entries), default=0)
+        for entry in entries:
+            lines.append(
+                f"{'':<{width}}    {entry.platform:<{platform_width}}  {entry.digest}  "
+                f"{entry.size} bytes"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def render(
+    records: Sequence[HistoryRecord], output: str, platforms: Platforms | None = None
+) -> str:
+    """``records`` in ``output`` format, in the order given."""
+    if output == "json":
+        return json.dumps(_documents(records, platforms), indent=2) + "\n"
+    if output == "yaml":
+        return _yaml(_documents(records, platforms))
+    if output == "csv":
+        return _csv(records, platforms)
+    if output == "table":
+        return _table(records, platforms)
+    raise ValueError(f"unknown output format {output!r}")

@@ -1,0 +1,235 @@
+"""Both tag history APIs, from the client's side.
+
+``fetch_history`` reads the Tag History API (``/v2/<name>/_chainguard/history/<tag>``, oldest
+first, at most 1000 records a response) to the end: it follows the ``Link: <...>; rel="next"``
+header where the registry sends one, and elsewhere asks again with ``start`` set to the last
+timestamp received (``start`` is inclusive, so the records at that timestamp come back and are
+dropped), until a page is not full.
+
+``digest_at`` answers "what did the tag point to at T": with the draft OCI tag-history extension
+(``/v2/<name>/_oci/tag-history/<tag>?before=<T + 1 ms>&n=1``, newest entry at or before T, which
+may be a deletion) where the registry serves it (404 means it does not), else from the Tag
+History API (the last record at or before T; deletions are invisible there).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+import httpx
+
+from tagtrail.client.errors import (
+    ClientError,
+    NoHistoryApi,
+    NotAtTime,
+    NotFoundError,
+    UnexpectedResponse,
+)
+from tagtrail.client.manifests import resolve_tag
+from tagtrail.client.session import RegistrySession, error_codes, error_summary, pull_scope
+from tagtrail.client.times import format_millis, format_moment, millis
+
+PAGE_CAP = 1000
+OCI_TIMESTAMP = "org.opencontainers.distribution.tag.timestamp"
+OCI_EVENT = "org.opencontainers.distribution.tag.event"
+_LINK_RE = re.compile(r"<([^>]*)>([^,<]*)")
+_REL_NEXT_RE = re.compile(r';\s*rel\s*=\s*"?(?:[^";]*\s)?next(?:\s[^";]*)?"?', re.IGNORECASE)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    """One move of a tag, its timestamp as the registry wrote it."""
+
+    timestamp: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class PointInTime:
+    """What a tag pointed to at a moment. ``digest`` None: nothing (not yet, or deleted)."""
+
+    digest: str | None
+    timestamp: str | None  # of the record that answers, None when there is none
+    deleted: bool
+    source: Literal["oci", "chainguard"]
+
+    @property
+    def sees_deletions(self) -> bool:
+        return self.source == "oci"
+
+
+def history_path(repository: str, tag: str) -> str:
+    return f"/v2/{repository}/_chainguard/history/{tag}"
+
+
+def oci_history_path(repository: str, tag: str) -> str:
+    return f"/v2/{repository}/_oci/tag-history/{tag}"
+
+
+def moment_of_millis(timestamp_ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=timestamp_ms)
+
+
+def next_link(response: httpx.Response) -> str | None:
+    """The absolute URL of the ``rel="next"`` target of the Link header, or None."""
+    header: str | None = response.headers.get("link")
+    if not header:
+        return None
+    for match in _LINK_RE.finditer(header):
+        target: str = match.group(1).strip()
+        if _REL_NEXT_RE.search(match.group(2)):
+            return urljoin(str(response.url), target)
+    return None
+
+
+def _missing(
+    session: RegistrySession, repository: str, tag: str, response: httpx.Response
+) -> ClientError:
+    """A 404 from a history API: an unknown tag, or a registry without the API."""
+    path = response.url.path
+    if resolve_tag(session, repository, tag) is not None:
+        return NoHistoryApi(
+            f"{session.host} serves no Tag History API: GET {path} answered "
+            f"{error_summary(response)}, though the tag exists"
+        )
+    if "NAME_UNKNOWN" in error_codes(response):
+        return NotFoundError(
+            f"unknown repository {session.host}/{repository} ({error_summary(response)})"
+        )
+    return NotFoundError(
+        f"unknown tag {session.host}/{repository}:{tag} ({error_summary(response)})"
+    )
+
+
+def _records(session: RegistrySession, response: httpx.Response) -> list[HistoryRecord]:
+    try:
+        body: Any = response.json()
+        entries = body["history"]
+        return [HistoryRecord(str(e["updateTimestamp"]), str(e["digest"])) for e in entries]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnexpectedResponse(
+            f"{session.host} answered {response.url.path} with no tag history JSON"
+        ) from exc
+
+
+def fetch_history(
+    session: RegistrySession,
+    repository: str,
+    tag: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    page_cap: int = PAGE_CAP,
+) -> list[HistoryRecord]:
+    """Every record of ``tag`` between ``start`` and ``end`` (inclusive), oldest first."""
+    path = history_path(repository, tag)
+    bounds: dict[str, str] = {}
+    if start is not None:
+        bounds["start"] = format_moment(start)
+    if end is not None:
+        bounds["end"] = format_moment(end)
+    target: str = path
+    query: dict[str, str] | None = bounds
+    records: list[HistoryRecord] = []
+    seen_at_boundary: set[HistoryRecord] = set()
+    while True:
+        response = session.request("GET", target, scope=pull_scope(repository), params=query)
+        if response.status_code == 404:
+            raise _missing(session, repository, tag, response)
+        if response.status_code != 200:
+            raise UnexpectedResponse(
+                f"{session.host} answered {error_summary(response)} to GET {response.url.path}"
+            )
+        page = _records(session, response)
+        fresh = [record for record in page if record not in seen_at_boundary]
+        records.extend(fresh)
+        link = next_link(response)
+        if link is not None:
+            if not fresh:
+                raise UnexpectedResponse(
+                    f"{session.host} sent a Link to a page without new records: {link}"
+                )
+            target, query = link, None
+        elif len(page) >= page_cap:
+            if not fresh:
+                raise UnexpectedResponse(
+                    f"{session.host}: more than {page_cap} records share the timestamp "
+                    f"{page[-1].timestamp}; the Tag History API cannot page past them"
+                )
+            # No Link: ask from the last timestamp on (inclusive), dropping what repeats.
+            target, query = path, {**bounds, "start": page[-1].timestamp}
+        else:
+            return records
+        last = page[-1].timestamp
+        seen_at_boundary = {record for record in page if record.timestamp == last}
+
+
+def _oci_point(
+    session: RegistrySession, repository: str, tag: str, at: datetime
+) -> PointInTime | None:
+    """The newest OCI tag-history entry at or before ``at``; None without the extension."""
+    path = oci_history_path(repository, tag)
+    before = format_millis(millis(at) + 1)
+    response = session.request(
+        "GET", path, scope=pull_scope(repository), params={"before": before, "n": "1"}
+    )
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise UnexpectedResponse(f"{session.host} answered {error_summary(response)} to GET {path}")
+    try:
+        body: Any = response.json()
+        entries = body["manifests"]
+        if not entries:
+            return PointInTime(None, None, deleted=False, source="oci")
+        entry = entries[0]
+        annotations = entry["annotations"]
+        event, timestamp = annotations[OCI_EVENT], str(annotations[OCI_TIMESTAMP])
+        digest = str(entry["digest"])
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise UnexpectedResponse(
+            f"{session.host} answered {path} with no OCI tag-history index"
+        ) from exc
+    if event == "deleted":
+        return PointInTime(None, timestamp, deleted=True, source="oci")
+    return PointInTime(digest, timestamp, deleted=False, source="oci")
+
+
+def digest_at(session: RegistrySession, repository: str, tag: str, at: datetime) -> PointInTime:
+    """What ``tag`` pointed to at ``at`` (to the millisecond)."""
+    found = _oci_point(session, repository, tag, at)
+    if found is not None:
+        return found
+    try:
+        records = fetch_history(session, repository, tag, end=moment_of_millis(millis(at)))
+    except NoHistoryApi as exc:
+        raise NoHistoryApi(
+            f"{session.host} serves no tag history API (neither _oci/tag-history nor "
+            f"_chainguard/history), so it cannot say what {repository}:{tag} was at a time"
+        ) from exc
+    if not records:
+        return PointInTime(None, None, deleted=False, source="chainguard")
+    return PointInTime(records[-1].digest, records[-1].timestamp, False, "chainguard")
+
+
+def fallback_note(host: str, repository: str, tag: str, at: datetime) -> str:
+    """What a point-in-time answer from the Tag History API cannot tell."""
+    return (
+        f"{host} has no OCI tag-history extension: its _chainguard history cannot show "
+        f"deletions, so {repository}:{tag} might have been deleted at {format_moment(at)}"
+    )
+
+
+def required_digest(point: PointInTime, what: str, at: datetime) -> str:
+    """The digest of ``point``; NotAtTime when the tag pointed nowhere at ``at``."""
+    if point.digest is not None:
+        return point.digest
+    when = format_moment(at)
+    if point.deleted:
+        raise NotAtTime(f"{what} did not exist at {when}: it was deleted at {point.timestamp}")
+    raise NotAtTime(f"{what} did not exist at {when}: its history starts later")

@@ -1,0 +1,208 @@
+"""``tagtrail history`` against a live tagtrail: every output format across 2,500 moves (three
+pages of the Tag History API), compared with what the database holds."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tagtrail.types import format_timestamp
+from tests.api.helpers import OCI_INDEX, repo
+from tests.client.helpers import (
+    DbRecord,
+    assert_one_line_error,
+    db_history,
+    ensure_config,
+    index_of,
+    push_moves,
+    put_tag,
+    run_cli,
+    run_process,
+    small_manifest,
+)
+from tests.server import RunningServer, free_port, start_server
+
+MOVES = 2500
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("history") / "data")
+    yield running
+    running.stop()
+
+
+@dataclass(frozen=True)
+class Moved:
+    ref: str
+    name: str
+    tag: str
+    digests: list[str]
+    db: list[DbRecord]
+
+
+@pytest.fixture(scope="module")
+def moved(registry: RunningServer) -> Moved:
+    """A tag moved 2,500 times."""
+    name, tag = repo("client-history"), "latest"
+    with httpx.Client(base_url=registry.url, timeout=30) as client:
+        digests = push_moves(client, name, tag, MOVES)
+    db = db_history(registry, name, tag)
+    assert [r.digest for r in db] == digests
+    assert {r.event for r in db} == {"created"}
+    return Moved(f"{registry.host}/{name}:{tag}", name, tag, digests, db)
+
+
+def expected(db: list[DbRecord], *, newest_first: bool = True) -> list[dict[str, str]]:
+    records = [{"updateTimestamp": format_timestamp(r.ts_ms), "digest": r.digest} for r in db]
+    return records[::-1] if newest_first else records
+
+
+def test_json_newest_first_matches_the_database(moved: Moved) -> None:
+    result = run_cli("history", moved.ref, "-o", "json")
+    assert result.code == 0, result.err
+    assert result.json() == expected(moved.db)
+    assert len(result.json()) == MOVES
+
+
+def test_oldest_first(moved: Moved) -> None:
+    result = run_cli("history", moved.ref, "-o", "json", "--oldest-first")
+    assert result.code == 0, result.err
+    assert result.json() == expected(moved.db, newest_first=False)
+
+
+def test_yaml_matches_the_database(moved: Moved) -> None:
+    result = run_cli("history", moved.ref, "-o", "yaml")
+    assert result.code == 0, result.err
+    assert yaml.safe_load(result.out) == expected(moved.db)
+
+
+def test_csv_matches_the_database(moved: Moved) -> None:
+    result = run_cli("history", moved.ref, "-o", "csv")
+    assert result.code == 0, result.err
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert rows == expected(moved.db)
+    assert result.out.splitlines()[0] == "updateTimestamp,digest"
+
+
+def test_table_matches_the_database(moved: Moved) -> None:
+    result = run_cli("history", moved.ref)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["UPDATED", "DIGEST"]
+    assert [line.split() for line in lines[1:]] == [
+        [r["updateTimestamp"], r["digest"]] for r in expected(moved.db)
+    ]
+
+
+def test_start_and_end_window(moved: Moved) -> None:
+    # A window across the first page boundary, bounds inclusive, to the millisecond.
+    first, last = moved.db[900], moved.db[1700]
+    result = run_cli(
+        "history",
+        moved.ref,
+        "-o",
+        "json",
+        "--oldest-first",
+        "--start",
+        format_timestamp(first.ts_ms),
+        "--end",
+        format_timestamp(last.ts_ms),
+    )
+    assert result.code == 0, result.err
+    assert result.json() == expected(moved.db[900:1701], newest_first=False)
+
+
+def test_durations_and_dates(moved: Moved) -> None:
+    recent = run_cli("history", moved.ref, "-o", "json", "--start", "1d")
+    assert recent.code == 0, recent.err
+    assert recent.json() == expected(moved.db)
+    old = run_cli("history", moved.ref, "-o", "json", "--end", "2001-01-01")
+    assert old.code == 0, old.err
+    assert old.json() == []
+    assert run_cli("history", moved.ref, "-o", "yaml", "--end", "2001-01-01").out == "[]\n"
+
+
+def test_platforms_of_an_index(registry: RunningServer) -> None:
+    name, tag = repo("client-platforms"), "latest"
+    with httpx.Client(base_url=registry.url, timeout=30) as client:
+        ensure_config(client, name)
+        amd64, arm64 = small_manifest("amd64"), small_manifest("arm64")
+        amd64_digest = put_tag(client, name, "amd64", amd64)
+        arm64_digest = put_tag(client, name, "arm64", arm64)
+        single = put_tag(client, name, tag, small_manifest("single"))
+        index = index_of({"linux/amd64": amd64, "linux/arm64": arm64})
+        index_digest = put_tag(client, name, tag, index, OCI_INDEX)
+    ref = f"{registry.host}/{name}:{tag}"
+    result = run_cli("history", ref, "-o", "json", "--platforms")
+    assert result.code == 0, result.err
+    assert [(r["digest"], r["platforms"]) for r in result.json()] == [
+        (
+            index_digest,
+            [
+                {"platform": "linux/amd64", "digest": amd64_digest, "size": len(amd64)},
+                {"platform": "linux/arm64", "digest": arm64_digest, "size": len(arm64)},
+            ],
+        ),
+        (single, []),
+    ]
+    table = run_cli("history", ref, "--platforms")
+    assert table.code == 0, table.err
+    lines = table.out.splitlines()
+    assert lines[1].split()[1] == index_digest
+    assert lines[2].split() == ["linux/amd64", amd64_digest, str(len(amd64)), "bytes"]
+    assert lines[3].split() == ["linux/arm64", arm64_digest, str(len(arm64)), "bytes"]
+    assert lines[4].split()[1] == single
+    rows = list(csv.reader(io.StringIO(run_cli("history", ref, "-o", "csv", "--platforms").out)))
+    assert rows[0] == ["updateTimestamp", "digest", "platform", "platformDigest", "size"]
+    assert [row[1:] for row in rows[1:]] == [
+        [index_digest, "linux/amd64", amd64_digest, str(len(amd64))],
+        [index_digest, "linux/arm64", arm64_digest, str(len(arm64))],
+        [single, "", "", ""],
+    ]
+    parsed = yaml.safe_load(run_cli("history", ref, "-o", "yaml", "--platforms").out)
+    assert parsed == result.json()
+
+
+def test_unknown_tag_is_one_line(registry: RunningServer) -> None:
+    name = repo("client-unknown")
+    with httpx.Client(base_url=registry.url, timeout=30) as client:
+        push_moves(client, name, "exists", 1)
+    result = run_cli("history", f"{registry.host}/{name}:missing")
+    assert_one_line_error(result, "unknown tag", f"{name}:missing")
+    result = run_cli("history", f"{registry.host}/{repo('client-nothing')}:latest")
+    assert_one_line_error(result, "unknown repository")
+
+
+def test_unreachable_registry_is_one_line_without_traceback() -> None:
+    host = f"127.0.0.1:{free_port()}"
+    result = run_process("history", f"{host}/some/app:latest")
+    assert_one_line_error(result, "cannot reach", host)
+
+
+def test_bad_input_is_one_line() -> None:
+    assert_one_line_error(run_cli("history", "Bad/Name:latest"), "invalid reference")
+    assert_one_line_error(
+        run_cli("history", "127.0.0.1:1/a/b:latest", "--start", "yesterday"), "not a time"
+    )
+    assert_one_line_error(
+        run_cli("history", "127.0.0.1:1/a/b:latest", "--start", "1d", "--end", "2d"),
+        "is after",
+    )
+
+
+def test_plain_http_flag_and_scheme(registry: RunningServer, moved: Moved, tmp_path: Path) -> None:
+    # localhost is plain HTTP by default; an explicit scheme is honoured.
+    localhost = moved.ref.replace("127.0.0.1", "localhost")
+    assert run_cli("history", localhost, "-o", "json").json() == expected(moved.db)
+    explicit = run_cli("history", f"http://{moved.ref}", "-o", "json")
+    assert explicit.json() == expected(moved.db)
+    https = run_cli("history", f"https://{moved.ref}")
+    assert_one_line_error(https, "cannot reach", "--plain-http")

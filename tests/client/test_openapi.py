@@ -1,0 +1,158 @@
+"""The OpenAPI document of tagtrail's own endpoints: valid OpenAPI 3.1, served without auth, and
+every response the endpoints give here (status, content type, body, headers) is one it
+documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_spec
+
+from tagtrail.api.openapi import DOCUMENT
+from tests.client.helpers import ensure_config, push_moves, put_tag, small_manifest
+from tests.server import RunningServer, start_server
+
+PASSWORD = "openapi-tests-admin-password"
+HISTORY = "/v2/{name}/_chainguard/history/{tag}"
+OCI_HISTORY = "/v2/{name}/_oci/tag-history/{tag}"
+
+
+@dataclass(frozen=True)
+class Servers:
+    auth: RunningServer
+    open: RunningServer
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    base = tmp_path_factory.mktemp("openapi")
+    auth = start_server(base / "auth", "--auth", env={"TAGTRAIL_ADMIN_PASSWORD": PASSWORD})
+    try:
+        unauthenticated = start_server(base / "open")
+    except Exception:
+        auth.stop()
+        raise
+    yield Servers(auth, unauthenticated)
+    auth.stop()
+    unauthenticated.stop()
+
+
+def resolve(node: Any) -> Any:
+    """``node`` with every local ``$ref`` replaced by what it points to."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target: Any = DOCUMENT
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            return resolve(target)
+        return {key: resolve(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve(item) for item in node]
+    return node
+
+
+def check(path: str, method: str, response: httpx.Response) -> None:
+    """``response`` is documented for ``method path``: status, content type, body, headers."""
+    operation = DOCUMENT["paths"][path][method]
+    status = str(response.status_code)
+    assert status in operation["responses"], (path, method, status, response.text)
+    documented = resolve(operation["responses"][status])
+    content_type = response.headers["content-type"].partition(";")[0].strip()
+    assert content_type in documented["content"], (path, status, content_type)
+    schema = documented["content"][content_type]["schema"]
+    errors = sorted(
+        Draft202012Validator(schema).iter_errors(response.json()), key=lambda e: list(e.path)
+    )
+    assert not errors, (path, status, [e.message for e in errors])
+    for name, header in documented.get("headers", {}).items():
+        if header.get("required"):
+            assert name.lower() in response.headers, (path, status, name)
+
+
+def test_the_document_is_valid_openapi() -> None:
+    validate_spec(DOCUMENT)
+
+
+def test_served_without_authentication(servers: Servers) -> None:
+    response = httpx.get(f"{servers.auth.url}/openapi.json")
+    assert response.status_code == 200, response.text
+    assert response.json() == DOCUMENT
+    check("/openapi.json", "get", response)
+
+
+def test_token_endpoint_responses(servers: Servers) -> None:
+    url = f"{servers.auth.url}/token"
+    scope = {"scope": "repository:some/app:pull", "service": "tagtrail"}
+    check("/token", "get", httpx.get(url, params=scope))
+    with_refresh = httpx.get(
+        url, params={**scope, "offline_token": "true"}, auth=("admin", PASSWORD)
+    )
+    check("/token", "get", with_refresh)
+    assert "refresh_token" in with_refresh.json()
+    check("/token", "get", httpx.get(url, params=scope, auth=("admin", "wrong")))
+    check("/token", "get", httpx.get(url, params={"scope": "not a scope"}))
+    check("/token", "get", httpx.get(url, params={"service": "elsewhere"}))
+    password = {"grant_type": "password", "username": "admin", "password": PASSWORD}
+    offline = httpx.post(url, data={**password, "access_type": "offline", "scope": scope["scope"]})
+    check("/token", "post", offline)
+    refreshed = httpx.post(
+        url, data={"grant_type": "refresh_token", "refresh_token": offline.json()["refresh_token"]}
+    )
+    check("/token", "post", refreshed)
+    check("/token", "post", httpx.post(url, data={**password, "password": "wrong"}))
+    check("/token", "post", httpx.post(url, data={"grant_type": "bogus"}))
+    check(
+        "/token",
+        "post",
+        httpx.post(url, data={"grant_type": "refresh_token", "refresh_token": "x"}),
+    )
+    check("/token", "get", httpx.get(f"{servers.open.url}/token", params=scope))
+    check("/token", "post", httpx.post(f"{servers.open.url}/token", data=password))
+
+
+def test_history_responses(servers: Servers) -> None:
+    name, tag = "openapi/app", "latest"
+    with httpx.Client(base_url=servers.open.url, timeout=30) as client:
+        push_moves(client, name, tag, 1001)
+        ensure_config(client, name)
+        put_tag(client, name, "other", small_manifest("other"))
+        assert client.delete(f"/v2/{name}/manifests/other").status_code == 202
+        first = client.get(f"/v2/{name}/_chainguard/history/{tag}")
+        assert "link" in first.headers
+        check(HISTORY, "get", first)
+        check(
+            HISTORY,
+            "get",
+            client.get(f"/v2/{name}/_chainguard/history/{tag}", params={"start": "2001-01-01"}),
+        )
+        check(
+            HISTORY, "get", client.get(f"/v2/{name}/_chainguard/history/{tag}", params={"end": "x"})
+        )
+        check(HISTORY, "get", client.get(f"/v2/{name}/_chainguard/history/missing"))
+        check(HISTORY, "get", client.get("/v2/openapi/none/_chainguard/history/latest"))
+        oci = client.get(f"/v2/{name}/_oci/tag-history/{tag}", params={"n": "2"})
+        assert "link" in oci.headers
+        check(OCI_HISTORY, "get", oci)
+        deleted = client.get(f"/v2/{name}/_oci/tag-history/other")
+        assert [
+            e["annotations"]["org.opencontainers.distribution.tag.event"]
+            for e in deleted.json()["manifests"]
+        ] == ["deleted", "created"]
+        check(OCI_HISTORY, "get", deleted)
+        check(OCI_HISTORY, "get", client.get("/v2/openapi/none/_oci/tag-history/latest"))
+        check(
+            OCI_HISTORY, "get", client.get(f"/v2/{name}/_oci/tag-history/{tag}", params={"n": "x"})
+        )
+        check(
+            OCI_HISTORY,
+            "get",
+            client.get(f"/v2/{name}/_oci/tag-history/{tag}", params={"digest": "md5:1"}),
+        )
+    url = servers.auth.url
+    check(HISTORY, "get", httpx.get(f"{url}/v2/{name}/_chainguard/history/{tag}"))
+    check(OCI_HISTORY, "get", httpx.get(f"{url}/v2/{name}/_oci/tag-history/{tag}"))
