@@ -18,6 +18,7 @@ from starlette.requests import Request
 from tagtrail.auth.model import ALL, DELETE, PULL, PUSH, Grant, Principal
 from tagtrail.auth.policy import AccessPolicy
 from tagtrail.auth.scopes import CATALOG, Scope
+from tagtrail.auth.secrets import token_id_of
 from tagtrail.auth.tokens import TokenAuthority, VerifiedToken
 from tagtrail.errors import Unauthorized
 from tagtrail.types import Digest, RepoName
@@ -40,9 +41,10 @@ class Caller:
 
 
 class _BasicCache:
-    """Recently verified Basic credentials. argon2 is slow on purpose; a client sending Basic
+    """Recently verified user passwords. argon2 is slow on purpose; a client sending Basic
     on every request would pay it each time. Keyed by a hash, never the password itself, and
-    short-lived, so a changed password or revoked token stops working within seconds."""
+    short-lived, so a changed password stops working within seconds. Pull tokens are not
+    cached: their check is a cheap hash, and a revocation must hold at once."""
 
     TTL_SECONDS = 10.0
     MAX_ENTRIES = 1024
@@ -53,6 +55,11 @@ class _BasicCache:
     async def authenticate(
         self, policy: AccessPolicy, username: str, password: str
     ) -> Principal | None:
+        if token_id_of(password) is not None:
+            try:
+                return await policy.authenticate(username, password)
+            except Unauthorized:
+                return None
         key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
         now = time.monotonic()
         found = self._entries.get(key)

@@ -66,12 +66,15 @@ async def list_tags(request: Request) -> Response:
     name = repo_name(request)
     limit, after = page_params(request)
     grant = await guard(request).require(request, name, PULL, filters_limits=True)
-    # One extra row tells whether a next page exists without a second query.
-    found = await _registry(request).manifests.tags(name, _peek(limit), after)
-    if grant.tag_limits is not None:
-        # Public tags only: the others are not the caller's to see, not even by name.
+    if grant.tag_limits is None:
+        # One extra row tells whether a next page exists without a second query.
+        found = await _registry(request).manifests.tags(name, _peek(limit), after)
+    else:
+        # Public tags only: the others are not the caller's to see, not even by name, so
+        # they are dropped before the page is cut (and its Link decided).
         public = Visibility("public-tags", grant.tag_limits)
-        found = [tag for tag in found if public.tag_is_public(tag)]
+        every = await _registry(request).manifests.tags(name, None, after)
+        found = [tag for tag in every if public.tag_is_public(tag)]
     page, headers = _paged(found, limit, f"/v2/{name}/tags/list")
     return JSONResponse({"name": name, "tags": page}, headers=headers)
 

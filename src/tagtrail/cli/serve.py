@@ -112,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def bootstrap(settings: Settings) -> None:
-    """Before the workers start: migrate, create the signing key and, on the very first start
-    with auth, the admin user (its generated password is printed this once)."""
+    """Before the workers start: migrate, create the signing key and, with auth and no admin
+    yet (the first start), the admin user (its generated password is printed this once)."""
     database = await Database.open(settings.metadata_url, migrate=settings.migrate_on_start)
     try:
         await database.require_head()
@@ -121,7 +121,7 @@ async def bootstrap(settings: Settings) -> None:
             return
         KeyRing.load(settings.keys_dir, settings.token_key, tuple(settings.token_verify_keys))
         accounts = SqlAccountStore(database)
-        if await accounts.count_users() == 0:
+        if not any(user.is_admin for user in await accounts.list_users()):
             password = settings.admin_password or generate_password()
             await accounts.add_user("admin", hash_password(password), is_admin=True)
             if settings.admin_password:

@@ -14,7 +14,6 @@ from tagtrail.auth.model import (
 
 
 class AccountStore(Protocol):
-    async def count_users(self) -> int: ...
     async def add_user(self, name: str, password_hash: str, is_admin: bool) -> None:
         """Raises AccountConflict when the name is taken."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, delete, func, select, update
+from sqlalchemy import Row, Select, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,10 +32,6 @@ class SqlAccountStore:
         self._db = database
 
     # Users ----------------------------------------------------------------------------------
-
-    async def count_users(self) -> int:
-        async with self._db.read() as conn:
-            return int(await conn.scalar(select(func.count()).select_from(users)) or 0)
 
     async def add_user(self, name: str, password_hash: str, is_admin: bool) -> None:
         try:
