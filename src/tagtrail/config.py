@@ -77,6 +77,27 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(
         None, description="password of the admin user created on first start"
     )
+    history_retention_days: int | None = Field(
+        None, ge=1, description="gc keeps what history records of this many days name; None: all"
+    )
+    gc_grace_seconds: int = Field(
+        3600, ge=0, description="gc never removes blob links or manifests younger than this"
+    )
+    upload_expiry_seconds: int = Field(
+        86_400, ge=1, description="upload sessions older than this are refused and collected"
+    )
+    max_uploads_per_repository: int = Field(1000, ge=1, description="open upload sessions")
+    max_manifest_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="manifest body size")
+    max_upload_bytes: int = Field(16 * 1024**3, ge=1, description="size of one blob upload")
+    max_header_bytes: int = Field(
+        256 * 1024, ge=8192, description="HTTP/1 read buffer, which bounds request headers"
+    )
+    header_timeout_seconds: int = Field(
+        30, ge=1, description="time to send request headers; also closes idle connections"
+    )
+    body_timeout_seconds: int = Field(
+        60, ge=1, description="longest wait for the next piece of a request body (slow clients)"
+    )
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = Field("info")

@@ -20,7 +20,10 @@
     │   ├── ManifestUnknown           MANIFEST_UNKNOWN
     │   └── TagUnknown                MANIFEST_UNKNOWN (a tag with no history)
     ├── RangeNotSatisfiable           out-of-order chunk or unsatisfiable Range (416)
-    ├── ManifestTooLarge              SIZE_INVALID, manifest over the limit (413)
+    ├── TooLarge                      SIZE_INVALID, a body over its limit (413)
+    │   ├── ManifestTooLarge          a manifest over the limit
+    │   └── BlobTooLarge              an upload over the limit
+    ├── TooManyRequests               TOOMANYREQUESTS: too many open uploads (429)
     ├── Unsupported                   UNSUPPORTED: refused by policy (405)
     ├── Unauthorized                  UNAUTHORIZED: no valid credentials or scope (401)
     ├── Denied                        DENIED: authenticated, but not allowed (403)
@@ -132,9 +135,22 @@ class RangeNotSatisfiable(RegistryError):
         self.size = size
 
 
-class ManifestTooLarge(RegistryError):
+class TooLarge(RegistryError):
     code = "SIZE_INVALID"
+    default_message = "request body too large"
+
+
+class ManifestTooLarge(TooLarge):
     default_message = "manifest too large"
+
+
+class BlobTooLarge(TooLarge):
+    default_message = "blob upload too large"
+
+
+class TooManyRequests(RegistryError):
+    code = "TOOMANYREQUESTS"
+    default_message = "too many open upload sessions in this repository"
 
 
 class Unsupported(RegistryError):

@@ -178,3 +178,24 @@ def to_millis(moment: datetime, *, round_up: bool = False) -> int:
 
 def parse_timestamp(raw: str, *, round_up: bool = False) -> int:
     return to_millis(parse_instant(raw), round_up=round_up)
+
+
+@dataclass(frozen=True, slots=True)
+class RepositorySummary:
+    """A repository as a listing shows it: how many tags it has, when one last moved."""
+
+    name: str
+    tag_count: int
+    last_update_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TagDetail:
+    """A current tag with the manifest it points to and when it last moved."""
+
+    tag: str
+    digest: Digest
+    media_type: str
+    size: int
+    updated_ms: int
+    content: bytes

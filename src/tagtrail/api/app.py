@@ -24,6 +24,7 @@ from tagtrail.meta.database import Database
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.sql_accounts import SqlAccountStore
 from tagtrail.registry.service import Registry
+from tagtrail.ui import routes as ui
 
 
 async def healthz(request: Request) -> Response:
@@ -99,6 +100,9 @@ ROUTES = [
     Route(f"{NAME}/referrers/{{digest}}", manifests.referrers, methods=["GET"]),
     Route(f"{NAME}/_chainguard/history/{{tag}}", history.chainguard_history, methods=["GET"]),
     Route(f"{NAME}/_oci/tag-history/{{tag}}", history.oci_tag_history, methods=["GET"]),
+    # The web UI (tagtrail.ui): pages at "/", after every API route. Listed here rather than
+    # mounted at "": a mount matches every path and would turn the API's 405s into 404s.
+    *ui.ROUTES,
 ]
 
 

@@ -14,10 +14,11 @@ from tagtrail.errors import (
     Conflict,
     Denied,
     InvalidInput,
-    ManifestTooLarge,
     NotFound,
     RangeNotSatisfiable,
     RegistryError,
+    TooLarge,
+    TooManyRequests,
     Unauthorized,
     Unsupported,
 )
@@ -32,8 +33,10 @@ def _status(exc: RegistryError) -> int:
         return 404
     if isinstance(exc, RangeNotSatisfiable):
         return 416
-    if isinstance(exc, ManifestTooLarge):
+    if isinstance(exc, TooLarge):
         return 413
+    if isinstance(exc, TooManyRequests):
+        return 429
     if isinstance(exc, Unsupported):
         return 405
     if isinstance(exc, Unauthorized):

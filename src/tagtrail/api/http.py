@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from tagtrail.api.auth import Guard
 from tagtrail.errors import (
     BlobUploadInvalid,
+    InvalidInput,
     ManifestTooLarge,
     PaginationNumberInvalid,
     RangeNotSatisfiable,
@@ -38,9 +40,24 @@ def url_for(request: Request, path: str) -> str:
     return f"{external}{path}" if external else path
 
 
+class SlowClient(InvalidInput):
+    code = "BLOB_UPLOAD_INVALID"
+    default_message = "the request body stalled longer than the body timeout"
+
+
 def body(request: Request) -> AsyncIterator[bytes]:
+    """The request body; a client that stalls longer than the body timeout is refused."""
+    timeout: int = request.app.state.settings.body_timeout_seconds
+
     async def chunks() -> AsyncIterator[bytes]:
-        async for chunk in request.stream():
+        stream = request.stream()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(stream), timeout)
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                raise SlowClient(detail={"timeout_seconds": timeout}) from exc
             if chunk:
                 yield chunk
 
@@ -53,7 +70,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
         raise ManifestTooLarge(detail={"limit": limit})
     parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in body(request):
         size += len(chunk)
         if size > limit:
             raise ManifestTooLarge(detail={"limit": limit})

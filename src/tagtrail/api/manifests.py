@@ -11,7 +11,7 @@ from tagtrail.api.http import guard, next_link, page_params, read_limited, repo_
 from tagtrail.auth.model import DELETE, PULL, PUSH, Visibility
 from tagtrail.registry.manifests import Reference
 from tagtrail.registry.service import Registry
-from tagtrail.types import MAX_MANIFEST_BYTES, OCI_INDEX, Digest
+from tagtrail.types import OCI_INDEX, Digest
 
 
 def _registry(request: Request) -> Registry:
@@ -39,7 +39,7 @@ async def put_manifest(request: Request) -> Response:
     name = repo_name(request)
     reference = Reference.parse(request.path_params["reference"])
     await guard(request).require(request, name, PUSH)
-    content = await read_limited(request, MAX_MANIFEST_BYTES)
+    content = await read_limited(request, request.app.state.settings.max_manifest_bytes)
     result = await _registry(request).manifests.put(
         name, reference, content, request.headers.get("content-type")
     )

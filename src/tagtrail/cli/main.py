@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from tagtrail import __version__
-from tagtrail.cli import admin, auth_token, db, history, login, logout, pin, restore, serve
+from tagtrail.cli import admin, auth_token, db, gc, history, login, logout, pin, restore, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     login.register(commands)
     logout.register(commands)
     db.register(commands)
+    gc.register(commands)
     return parser
 
 

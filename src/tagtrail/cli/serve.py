@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     server = Granian(
@@ -103,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         log_level=LogLevels(settings.log_level.lower()),
         ssl_cert=settings.tls_cert,
         ssl_key=settings.tls_key,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=settings.header_timeout_seconds * 1000,
+            max_buffer_size=settings.max_header_bytes,
+        ),
     )
     scheme = "https" if settings.tls_cert else "http"
     url = settings.external_url or f"{scheme}://{settings.listen}"

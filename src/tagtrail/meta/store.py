@@ -16,8 +16,10 @@ from tagtrail.types import (
     Manifest,
     Referrer,
     RepoName,
+    RepositorySummary,
     StoredManifest,
     Tag,
+    TagDetail,
     TagMove,
     UploadSession,
 )
@@ -46,7 +48,12 @@ class MetadataStore(Protocol):
     ) -> list[Digest]: ...
 
     # Upload sessions
-    async def create_upload(self, name: RepoName, upload_id: str) -> UploadSession: ...
+    async def create_upload(
+        self, name: RepoName, upload_id: str, *, limit: int | None = None, since_ms: int = 0
+    ) -> UploadSession:
+        """A new session; TooManyRequests when ``name`` has ``limit`` sessions started at or
+        after ``since_ms`` (older ones have expired)."""
+
     async def get_upload(self, name: RepoName, upload_id: str) -> UploadSession | None: ...
     async def advance_upload(self, upload_id: str, expected: int, new_offset: int) -> bool:
         """Compare-and-set the offset; False when another writer moved it first."""
@@ -55,9 +62,13 @@ class MetadataStore(Protocol):
 
     # Manifests and tags
     async def put_manifest(
-        self, name: RepoName, manifest: Manifest, tag: Tag | None
+        self, name: RepoName, manifest: Manifest, tag: Tag | None, *, verify_refs: bool = False
     ) -> TagMove | None:
-        """Store the manifest and, with a tag, point the tag at it, recording a move."""
+        """Store the manifest and, with a tag, point the tag at it, recording a move.
+
+        ``verify_refs``: raise ManifestBlobUnknown (ManifestInvalid) unless every blob (child
+        manifest) it references is in the repository, checked in the storing transaction and
+        excluding a concurrent gc of the repository."""
 
     async def get_manifest(self, name: RepoName, digest: Digest) -> StoredManifest | None: ...
     async def resolve_tag(self, name: RepoName, tag: Tag) -> StoredManifest | None: ...
@@ -100,3 +111,15 @@ class MetadataStore(Protocol):
         ``event`` keeps one kind of record ("created" or "deleted"); ``digest`` keeps the records
         of one digest.
         """
+
+    # Browsing (the web UI)
+    async def repository_summaries(self, names: Sequence[str]) -> list[RepositorySummary]:
+        """Tag count and latest tag update of each of ``names`` that exists, by name."""
+
+    async def tag_details(
+        self, name: RepoName, limit: int | None, after: str | None
+    ) -> list[TagDetail]:
+        """Current tags by name (after ``after``, at most ``limit``) with their manifests."""
+
+    async def tags_naming(self, name: RepoName, digest: Digest) -> list[str]:
+        """Every tag whose history names ``digest`` (it points or pointed there), by name."""

@@ -70,7 +70,7 @@ class Manifests:
                 "manifest references manifests unknown to this repository",
                 detail={"digests": [str(d) for d in missing]},
             )
-        move = await self._meta.put_manifest(name, manifest, reference.tag)
+        move = await self._meta.put_manifest(name, manifest, reference.tag, verify_refs=True)
         return PutResult(manifest, move)
 
     async def get(self, name: RepoName, reference: Reference) -> StoredManifest:

@@ -11,7 +11,7 @@ from tagtrail.meta.store import MetadataStore
 from tagtrail.registry.blobs import Blobs
 from tagtrail.registry.history import History
 from tagtrail.registry.manifests import Manifests
-from tagtrail.registry.uploads import Uploads
+from tagtrail.registry.uploads import UploadLimits, Uploads
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +24,18 @@ class Registry:
     history: History
 
     @classmethod
-    def build(cls, meta: MetadataStore, driver: BlobDriver, *, protect_history: bool) -> Registry:
+    def build(
+        cls,
+        meta: MetadataStore,
+        driver: BlobDriver,
+        *,
+        protect_history: bool,
+        limits: UploadLimits | None = None,
+    ) -> Registry:
         return cls(
             meta=meta,
             driver=driver,
-            uploads=Uploads(meta, driver),
+            uploads=Uploads(meta, driver, limits),
             blobs=Blobs(meta, driver, protect_history),
             manifests=Manifests(meta, protect_history),
             history=History(meta),
@@ -38,7 +45,12 @@ class Registry:
     async def open_on(cls, meta: MetadataStore, settings: Settings) -> Registry:
         """The registry on ``meta`` with the blob storage the settings name."""
         driver = await open_driver(settings)
-        return cls.build(meta, driver, protect_history=settings.protect_history)
+        limits = UploadLimits(
+            max_bytes=settings.max_upload_bytes,
+            per_repository=settings.max_uploads_per_repository,
+            expiry_ms=settings.upload_expiry_seconds * 1000,
+        )
+        return cls.build(meta, driver, protect_history=settings.protect_history, limits=limits)
 
     async def close(self) -> None:
         await self.driver.close()

@@ -12,15 +12,24 @@ from typing import Any
 
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.errors import (
+    BlobTooLarge,
     BlobUploadInvalid,
     BlobUploadUnknown,
     DigestInvalid,
     RangeNotSatisfiable,
 )
+from tagtrail.meta.database import now_ms
 from tagtrail.meta.store import MetadataStore
 from tagtrail.types import Digest, RepoName, UploadSession
 
 _UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    max_bytes: int = 16 * 1024**3
+    per_repository: int = 1000
+    expiry_ms: int = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,20 +76,34 @@ class _Hashers:
 
 
 class Uploads:
-    def __init__(self, meta: MetadataStore, blobs: BlobDriver) -> None:
+    def __init__(
+        self, meta: MetadataStore, blobs: BlobDriver, limits: UploadLimits | None = None
+    ) -> None:
         self._meta = meta
         self._blobs = blobs
+        self._limits = limits or UploadLimits()
         self._hashers = _Hashers()
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def start(self, name: RepoName) -> UploadSession:
         upload_id = uuid.uuid4().hex
-        await self._blobs.start_upload(upload_id)
-        return await self._meta.create_upload(name, upload_id)
+        limits = self._limits
+        # The session first: a crash before its bytes exist leaves a row gc expires, never
+        # bytes nothing names.
+        session = await self._meta.create_upload(
+            name, upload_id, limit=limits.per_repository, since_ms=now_ms() - limits.expiry_ms
+        )
+        try:
+            await self._blobs.start_upload(upload_id)
+        except BaseException:
+            await self._meta.delete_upload(upload_id)
+            raise
+        return session
 
     async def status(self, name: RepoName, upload_id: str) -> UploadSession:
         session = await self._meta.get_upload(name, parse_upload_id(upload_id))
-        if session is None:
+        if session is None or session.started_ms < now_ms() - self._limits.expiry_ms:
+            # An expired session is gone for the client; gc removes what is left of it.
             raise BlobUploadUnknown(detail={"upload": upload_id})
         return session
 
@@ -119,11 +142,23 @@ class Uploads:
                     detail={"expected": str(digest), "actual": str(actual)},
                 )
             await self._blobs.commit_upload(upload_id, digest)
-            await self._meta.link_blob(name, digest, size)
             await self._meta.delete_upload(upload_id)
             self._hashers.drop(upload_id)
+            await self._link(name, digest, size)
         self._locks.pop(upload_id, None)
         return Completed(digest, size)
+
+    async def _link(self, name: RepoName, digest: Digest, size: int) -> None:
+        """Link the blob, then check its bytes are still there: gc deletes the bytes of an
+        unlinked digest under a lock that linking takes too, so after the link they stay, and
+        a deletion that came between storing and linking shows here (the client retries)."""
+        await self._meta.link_blob(name, digest, size)
+        if await self._blobs.size(digest) is None:
+            await self._meta.unlink_blob(name, digest, protect_history=False)
+            raise BlobUploadInvalid(
+                "the blob was garbage-collected while it was linked; push it again",
+                detail={"digest": str(digest)},
+            )
 
     async def monolithic(
         self, name: RepoName, digest: Digest, body: AsyncIterable[bytes]
@@ -144,7 +179,7 @@ class Uploads:
         size = await self._meta.blob_size(source, digest)
         if size is None or await self._blobs.size(digest) is None:
             return None
-        await self._meta.link_blob(name, digest, size)
+        await self._link(name, digest, size)
         return Completed(digest, size)
 
     # -- internals --------------------------------------------------------------------------
@@ -172,9 +207,14 @@ class Uploads:
     ) -> int:
         """Append ``body``; the new offset is recorded only when the whole chunk arrived."""
         hashers = self._hashers.get(session.id, session.offset)
+        room = self._limits.max_bytes - session.offset
 
         async def hashed() -> AsyncIterator[bytes]:
+            nonlocal room
             async for chunk in body:
+                room -= len(chunk)
+                if room < 0:
+                    raise BlobTooLarge(detail={"limit": self._limits.max_bytes})
                 for hasher in hashers.values():
                     hasher.update(chunk)
                 yield chunk

@@ -1,0 +1,75 @@
+"""Load generators (wrk for GET, hey for HEAD: Debian's wrk 4.1.0 never completes HEAD
+requests) and what their reports say, parsed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+_SIZES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    bytes_per_second: float
+    errors: int
+
+
+def _duration(text: str) -> float:
+    match = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"not a duration: {text}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk(
+    url: str, *, threads: int, connections: int, seconds: int, headers: dict[str, str]
+) -> LoadResult:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for key, value in headers.items():
+        command += ["-H", f"{key}: {value}"]
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1))  # type: ignore[union-attr]
+    transfer = re.search(r"Transfer/sec:\s+([0-9.]+)([KMGT]?B)", output)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    errors = 0
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors:.*?timeout (\d+)"):
+        found = re.search(pattern, output)
+        errors += int(found.group(1)) if found else 0
+    return LoadResult(
+        rps,
+        _duration(latency["50"]) * 1000 if "50" in latency else float("nan"),
+        _duration(latency["99"]) * 1000 if "99" in latency else float("nan"),
+        float(transfer.group(1)) * _SIZES[transfer.group(2)] if transfer else 0.0,
+        errors,
+    )
+
+
+def hey(
+    url: str, *, method: str, connections: int, seconds: int, headers: dict[str, str]
+) -> LoadResult:
+    command = ["hey", "-z", f"{seconds}s", "-c", str(connections), "-m", method]
+    for key, value in headers.items():
+        command += ["-H", f"{key}: {value}"]
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 120
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1))  # type: ignore[union-attr]
+    latency = dict(re.findall(r"^\s+(50|99)%+ in ([0-9.]+) secs", output, re.MULTILINE))
+    statuses = re.findall(r"\[(\d+)\]\s+(\d+) responses", output)
+    errors = sum(int(n) for code, n in statuses if not code.startswith("2"))
+    errors += sum(int(n) for n in re.findall(r"\[\d+\]\s+Get .*?(\d+)$", output, re.MULTILINE))
+    return LoadResult(
+        rps,
+        float(latency.get("50", "nan")) * 1000,
+        float(latency.get("99", "nan")) * 1000,
+        0.0,
+        errors,
+    )

@@ -1,0 +1,156 @@
+"""The servers a benchmark run compares: tagtrail, CNCF Distribution, and nginx as a ceiling.
+
+Each runs on 127.0.0.1 with storage in a temporary directory and error-level logging.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server and all its processes (workers included)."""
+        return sum(_rss(pid) for pid in _tree(self.process.pid))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _tree(pid: int) -> list[int]:
+    found = [pid]
+    for child in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = child.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found += _tree(int(child.parent.name))
+    return found
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _wait(server: Server, path: str = "/v2/") -> Server:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}")
+        try:
+            httpx.get(f"{server.url}{path}", timeout=1)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"{server.name} did not start")
+
+
+def start_tagtrail(data: Path, workers: int) -> Server:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tagtrail",
+            "serve",
+            "--no-auth",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--data-dir",
+            str(data),
+            "--workers",
+            str(workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**env, "TAGTRAIL_LOG_LEVEL": "error"},
+    )
+    return _wait(Server("tagtrail", process, port))
+
+
+def start_distribution(data: Path) -> Server:
+    port = free_port()
+    config = data / "config.yml"
+    data.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+        "storage:\n  filesystem:\n"
+        f"    rootdirectory: {data / 'storage'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return _wait(Server("distribution", process, port))
+
+
+def start_nginx(root: Path, work: Path) -> Server:
+    """nginx serving ``root`` as static files: the ceiling for answering small bodies."""
+    port = free_port()
+    work.mkdir(parents=True, exist_ok=True)
+    config = work / "nginx.conf"
+    config.write_text(
+        f"worker_processes {os.cpu_count() or 1};\n"
+        f"pid {work / 'nginx.pid'};\nerror_log {work / 'error.log'} error;\n"
+        "daemon off;\nevents { worker_connections 4096; }\n"
+        "http {\n  access_log off;\n  sendfile on;\n  keepalive_requests 1000000;\n"
+        f"  client_body_temp_path {work};\n  proxy_temp_path {work};\n"
+        f"  fastcgi_temp_path {work};\n  uwsgi_temp_path {work};\n  scgi_temp_path {work};\n"
+        f"  server {{\n    listen 127.0.0.1:{port};\n    root {root};\n"
+        "    default_type application/vnd.oci.image.manifest.v1+json;\n  }\n}\n"
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    process = subprocess.Popen(
+        [nginx, "-c", str(config), "-p", str(work)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return _wait(Server("nginx", process, port), "/manifest")

@@ -1,0 +1,97 @@
+"""``tagtrail gc``: remove what no kept manifest needs, and expired upload sessions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tagtrail.blobs.factory import open_driver
+from tagtrail.cli.common import run_on_database, settings_from
+from tagtrail.config import Settings
+from tagtrail.meta.database import Database, now_ms
+from tagtrail.meta.garbage import GcPolicy
+from tagtrail.meta.sql_garbage import SqlGarbageStore
+from tagtrail.registry.gc import GarbageCollector, GcReport
+
+_DAY_MS = 86_400_000
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "gc",
+        help="garbage-collect blobs, manifests and upload sessions",
+        description=(
+            "Remove blobs no kept manifest references and expired upload sessions; with "
+            "--delete-untagged also manifests never tagged. Kept always: what a current tag "
+            "reaches, what history records within the retention window name, referrers of "
+            "kept manifests, anything younger than the grace period. Safe while serving."
+        ),
+    )
+    parser.add_argument("--data-dir", type=Path, help="the server's data directory")
+    parser.add_argument("--config", type=Path, help="the server's TOML settings file")
+    parser.add_argument("--dry-run", action="store_true", help="list what would go, keep it")
+    parser.add_argument(
+        "--delete-untagged",
+        action="store_true",
+        help="also remove manifests pushed by digest alone that nothing kept reaches",
+    )
+    parser.add_argument(
+        "--retention-days", type=int, help="history window (default: the setting, forever)"
+    )
+    parser.add_argument("--grace-seconds", type=int, help="spare younger things (default 3600)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(
+        args, history_retention_days=args.retention_days, gc_grace_seconds=args.grace_seconds
+    )
+    if settings is None:
+        return 2
+
+    async def act(database: Database) -> int:
+        report = await collect(database, settings, args.dry_run, args.delete_untagged)
+        print_report(report, args.dry_run)
+        return 0
+
+    return run_on_database(settings, act, migrate=False)
+
+
+async def collect(
+    database: Database, settings: Settings, dry_run: bool, delete_untagged: bool
+) -> GcReport:
+    await database.require_head()
+    retention = settings.history_retention_days
+    policy = GcPolicy(
+        now_ms=now_ms(),
+        grace_ms=settings.gc_grace_seconds * 1000,
+        retention_ms=None if retention is None else retention * _DAY_MS,
+        delete_untagged=delete_untagged,
+        dry_run=dry_run,
+    )
+    driver = await open_driver(settings)
+    try:
+        collector = GarbageCollector(SqlGarbageStore(database), driver)
+        return await collector.run(policy, settings.upload_expiry_seconds * 1000)
+    finally:
+        await driver.close()
+
+
+def print_report(report: GcReport, dry_run: bool) -> None:
+    verb = "would remove" if dry_run else "removed"
+    for item in report.collected:
+        where = f" {item.repository}" if item.repository else ""
+        print(f"{verb} {item.kind}{where} {item.digest} ({item.size} bytes)")
+    for upload in report.expired_uploads:
+        print(f"{verb} expired upload {upload}")
+    counts = {kind: sum(c.kind == kind for c in report.collected) for kind in _KINDS}
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    frees = "would free" if dry_run else "freed"
+    print(
+        f"gc: {summary}, {len(report.expired_uploads)} expired uploads; "
+        f"{frees} {report.freed_bytes} bytes"
+    )
+
+
+_KINDS = ("manifest", "blob", "blob bytes")
