@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.secrets import generate_password, hash_password
-from tagtrail.config import CONFIG_ENV, Settings, load_settings
+from tagtrail.cli.common import settings_from
+from tagtrail.config import Settings
 from tagtrail.meta.database import Database, SchemaOutdated
 from tagtrail.meta.sql_accounts import SqlAccountStore
 
@@ -58,24 +57,17 @@ def _export(settings: Settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.config is not None:
-        if not args.config.is_file():
-            print(f"tagtrail: config file not found: {args.config}", file=sys.stderr)
-            return 2
-        os.environ[CONFIG_ENV] = str(args.config.resolve())
-    try:
-        settings = load_settings(
-            listen=args.listen,
-            data_dir=args.data_dir.resolve() if args.data_dir else None,
-            external_url=args.external_url,
-            workers=args.workers,
-            protect_history=args.protect_history,
-            auth=args.auth,
-            tls_cert=args.tls_cert.resolve() if args.tls_cert else None,
-            tls_key=args.tls_key.resolve() if args.tls_key else None,
-        )
-    except ValidationError as exc:
-        print(f"tagtrail: invalid settings:\n{exc}", file=sys.stderr)
+    settings = settings_from(
+        args,
+        listen=args.listen,
+        external_url=args.external_url,
+        workers=args.workers,
+        protect_history=args.protect_history,
+        auth=args.auth,
+        tls_cert=args.tls_cert.resolve() if args.tls_cert else None,
+        tls_key=args.tls_key.resolve() if args.tls_key else None,
+    )
+    if settings is None:
         return 2
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
