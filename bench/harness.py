@@ -23,7 +23,7 @@ import httpx
 
 from bench.content import OCI_MANIFEST, Image, build_image, random_payload
 from bench.history_scale import HistoryResult, measure, recording_cost
-from bench.loadgen import LoadResult, hey, wrk
+from bench.loadgen import LoadResult, ab, wrk
 from bench.servers import Server, free_port, start_distribution, start_nginx, start_tagtrail
 
 MB = 1024 * 1024
@@ -182,6 +182,7 @@ def versions() -> dict[str, str]:
         "distribution": first_line("docker-registry", "--version"),
         "nginx": first_line("nginx", "-v"),
         "wrk": first_line("wrk", "--version"),
+        "ab": first_line("ab", "-V"),
         "iperf3": first_line("iperf3", "--version"),
         "skopeo": first_line("skopeo", "--version"),
     }
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 (
                     "HEAD manifest by tag",
                     "req/s",
-                    lambda s: hey(
+                    lambda s: ab(
                         f"{s.url}/v2/bench/small/manifests/v1",
                         method="HEAD",
                         connections=64,
@@ -404,7 +405,7 @@ def render(
         "",
         f"Command: `bench/run --seconds {args.seconds} --repetitions {args.repetitions}"
         f" --workers {args.workers}` (medians of {args.repetitions} runs; wrk -t2 -c64 for GET,"
-        " hey -c64 for HEAD, wrk -t2 -c4 for the 100 MB blob).",
+        " ab -k -c64 for HEAD, wrk -t2 -c4 for the 100 MB blob).",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
         f"run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",

@@ -1,9 +1,15 @@
-"""moto's standalone S3 server on 127.0.0.1, the S3 endpoint these tests run against."""
+"""moto's standalone S3 server on 127.0.0.1, the S3 endpoint these tests run against.
+
+Its log goes to a file, never to a pipe: werkzeug logs every request to stderr, and a pipe
+nobody reads fills after some 600 requests (64 KiB), when the next log write blocks while
+holding the logging lock, and with it every request thread: the server stops answering.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -52,26 +58,28 @@ class S3Endpoint:
 @contextmanager
 def moto_server() -> Iterator[S3Endpoint]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                raise AssertionError(f"moto_server exited: {stderr[-2000:]}")
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("moto_server did not start within 30 s") from None
-                time.sleep(0.1)
-        yield S3Endpoint(url)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    output = log.read().decode(errors="replace")
+                    raise AssertionError(f"moto_server exited: {output[-2000:]}")
+                try:
+                    httpx.get(url, timeout=1)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError("moto_server did not start within 30 s") from None
+                    time.sleep(0.1)
+            yield S3Endpoint(url)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

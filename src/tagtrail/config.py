@@ -93,7 +93,10 @@ class Settings(BaseSettings):
         256 * 1024, ge=8192, description="HTTP/1 read buffer, which bounds request headers"
     )
     header_timeout_seconds: int = Field(
-        30, ge=1, description="time to send request headers; also closes idle connections"
+        30,
+        ge=1,
+        description="time to send request headers, counted from connect or from the last "
+        "response: also closes idle and silent connections",
     )
     body_timeout_seconds: int = Field(
         60, ge=1, description="longest wait for the next piece of a request body (slow clients)"

@@ -1,7 +1,10 @@
-"""Contract of ``BlobDriver``: what every blob driver must do (filesystem for now)."""
+"""Contract of ``BlobDriver``: what every blob driver must do (filesystem and S3)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.blobs.s3 import S3Driver
 from tagtrail.config import S3Settings
 from tagtrail.types import Digest
+from tests.blobs.planting import commit, plant
 from tests.s3 import S3Endpoint
 
 pytestmark = pytest.mark.anyio
@@ -37,6 +41,10 @@ async def driver(
         opened = await S3Driver.open(settings)
     yield opened
     await opened.close()
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
@@ -150,3 +158,70 @@ async def test_stream_ranges(driver: BlobDriver) -> None:
     else:
         assert isinstance(source, LocalFile)
         assert source.size == len(data)
+
+
+async def test_stored_blobs_lists_committed_blobs_only(driver: BlobDriver) -> None:
+    """gc finds bytes no row records through this listing: every committed blob with its size
+    and commit time, nothing else that lies in the storage."""
+    started = now_ms()
+    small, large = b"one", bytes(range(256)) * 40
+    digests = {await commit(driver, small): len(small), await commit(driver, large): len(large)}
+    await driver.start_upload("pending")  # an upload's bytes are not a blob
+    await driver.append_upload("pending", 0, chunks(b"pending bytes"))
+    stray = Digest.of(b"stray")
+    await plant(driver, f"blobs/sha256/{stray.hex[:2]}/not-a-digest", b"x")
+    await plant(driver, f"blobs/sha256/zz/{stray.hex}", b"x")  # not where that digest lives
+    await plant(driver, f"blobs/md5/{stray.hex[:2]}/{stray.hex}", b"x")
+
+    listed = {blob.digest: blob async for blob in driver.stored_blobs()}
+    assert {d: b.size for d, b in listed.items()} == digests
+    for blob in listed.values():
+        # S3 stamps whole seconds, by its own clock: a little slack either side.
+        assert started - 2000 <= blob.modified_ms <= now_ms() + 2000
+
+    await driver.delete(next(iter(digests)))
+    assert [b.digest async for b in driver.stored_blobs()] == list(digests)[1:]
+
+
+async def test_stored_uploads_lists_each_session_once(driver: BlobDriver) -> None:
+    started = now_ms()
+    await driver.start_upload("a")
+    await driver.append_upload("a", 0, chunks(b"a" * 1000))
+    await driver.start_upload("b")
+    await commit(driver, b"committed", upload_id="c")  # a committed upload leaves nothing
+    listed = {upload.upload_id: upload async for upload in driver.stored_uploads()}
+    assert sorted(listed) == ["a", "b"]
+    assert listed["a"].size >= 1000
+    for upload in listed.values():
+        assert started - 2000 <= upload.modified_ms <= now_ms() + 2000
+    await driver.cancel_upload("a")
+    assert [u.upload_id async for u in driver.stored_uploads()] == ["b"]
+
+
+async def test_marker_is_written_once_and_never_listed(driver: BlobDriver) -> None:
+    """The store marker (``tagtrail.meta.garbage``): absent until written, never replaced,
+    and outside what gc lists, so gc never takes it for a blob or an upload."""
+    assert await driver.read_marker() is None
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    assert await driver.write_marker(first) == first
+    assert await driver.read_marker() == first
+    assert await driver.write_marker(second) == first  # a marker stays what it was
+    assert await driver.read_marker() == first
+
+    blob = await commit(driver, b"a blob beside the marker")
+    await driver.start_upload("beside")
+    assert [b.digest async for b in driver.stored_blobs()] == [blob]
+    assert [u.upload_id async for u in driver.stored_uploads()] == ["beside"]
+    if isinstance(driver, FilesystemDriver):  # the temporary file went
+        root = driver._blobs.parent
+        assert sorted(p.name for p in root.iterdir()) == ["blobs", "store-identity", "uploads"]
+
+
+async def test_markers_written_at_once_agree_on_one(driver: BlobDriver) -> None:
+    """Replicas with different databases starting at once on a new storage: one marker wins,
+    and every writer is told which."""
+    identities = [str(uuid.uuid4()) for _ in range(8)]
+    written = await asyncio.gather(*(driver.write_marker(i) for i in identities))
+    assert len(set(written)) == 1
+    assert written[0] in identities
+    assert await driver.read_marker() == written[0]

@@ -16,7 +16,9 @@ from tagtrail.meta.database import now_ms
 from tagtrail.meta.garbage import GcPolicy
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.sql_garbage import SqlGarbageStore
+from tagtrail.meta.store_identity import database_identity
 from tagtrail.registry.gc import GarbageCollector, GcReport
+from tagtrail.registry.store_guard import claim_store
 from tagtrail.types import OCI_INDEX, OCI_MANIFEST, Digest, Manifest, RepoName, Tag
 
 pytestmark = pytest.mark.anyio
@@ -65,6 +67,7 @@ class World:
 async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
     store = await SqlMetadataStore.open(database_url)
     driver = FilesystemDriver(tmp_path / "blobs")
+    await claim_store(await database_identity(store.database), driver)  # else gc refuses
     yield World(store, driver, GarbageCollector(SqlGarbageStore(store.database), driver))
     await store.close()
 

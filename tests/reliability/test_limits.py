@@ -107,6 +107,27 @@ def test_slow_or_idle_connection_is_closed(limited: RunningServer, sent: bytes) 
         assert b"HTTP/1.1 5" not in received  # answered (keep-alive) or closed, never a 5xx
 
 
+def test_silent_connection_is_closed_while_others_are_served(
+    limited: RunningServer, http: httpx.Client
+) -> None:
+    """Connections that never send a byte (slowloris) are closed after the header timeout
+    (1 s here) instead of being held forever, and a normal client is served meanwhile."""
+    silent = [socket.create_connection(("127.0.0.1", limited.port), timeout=10) for _ in range(20)]
+    started = time.monotonic()
+    try:
+        assert http.get("/v2/").status_code == 200
+        for sock in silent:
+            try:
+                assert _recv(sock) == b""  # end of stream: the server closed it
+            except TimeoutError:
+                pytest.fail("a connection that sent nothing was still open after 10 s")
+        assert time.monotonic() - started < 1 + 3
+        assert http.get("/v2/").status_code == 200
+    finally:
+        for sock in silent:
+            sock.close()
+
+
 def _recv(sock: socket.socket) -> bytes:
     try:
         return sock.recv(65536)

@@ -23,7 +23,12 @@ def test_readyz_fails_when_the_bucket_is_gone(
     replica: Callable[..., RunningServer], shared: SharedStorage, s3: S3Endpoint
 ) -> None:
     server = replica()
-    s3.client().delete_bucket(Bucket=shared.bucket)  # empty: nothing was pushed
+    client = s3.client()
+    # Nothing was pushed: the bucket holds only the store-identity marker of the first start.
+    listed = client.list_objects_v2(Bucket=shared.bucket).get("Contents", [])
+    assert [item["Key"] for item in listed] == ["store-identity"]
+    client.delete_object(Bucket=shared.bucket, Key="store-identity")
+    client.delete_bucket(Bucket=shared.bucket)
     assert httpx.get(f"{server.url}/healthz").status_code == 200
     ready = httpx.get(f"{server.url}/readyz")
     assert ready.status_code == 503

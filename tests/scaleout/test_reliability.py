@@ -1,59 +1,82 @@
-"""Races and gc through servers on PostgreSQL: two replicas sharing one database.
+"""Races, gc and crashes through servers on PostgreSQL + S3 (moto), as replicas of one registry.
 
-Blobs are on a shared filesystem here, not S3: moto's S3 server (the test S3) can hang for the
-rest of the session under many concurrent uploads, which would fail unrelated tests.
+Two replicas share one database and one bucket for the races and for gc run over and over
+(``tagtrail gc`` with the replicas' settings) while pushes continue. The SIGKILL test
+(``tests.reliability.crashes``) restarts a replica on that storage round after round, then
+gc removes the upload sessions the crashes abandoned, rows and objects alike.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from tests.postgres import fresh_database
-from tests.reliability import scenarios
-from tests.server import RunningServer, start_server
+from tests.reliability import crashes, scenarios
+from tests.s3 import S3Endpoint
+from tests.scaleout.conftest import SharedStorage
+from tests.server import RunningServer
+
+CRASH_ROUNDS = 10
+# moto answers some 150 requests a second, an image push makes some 30: with 8 pushers the
+# first images are acknowledged seconds after the start (more on a busy machine), so each crash
+# comes this many seconds after the round's first acknowledged manifest.
+CRASH_AFTER_FIRST_MANIFEST = (0.2, 2.5)
+
+Replicas = tuple[RunningServer, RunningServer, dict[str, str]]
 
 
 @pytest.fixture
-def replicas(tmp_path: Path) -> Iterator[tuple[RunningServer, RunningServer, dict[str, str]]]:
-    """Two replicas on one fresh PostgreSQL database and one blob directory."""
-    first, second = tmp_path / "r0", tmp_path / "r1"
-    for part in ("blobs", "uploads"):
-        (first / part).mkdir(parents=True)
-        second.mkdir(exist_ok=True)
-        (second / part).symlink_to(first / part)
-    with fresh_database() as url:
-        env = {"TAGTRAIL_DATABASE_URL": url}
-        a = start_server(first, env=env)
-        try:
-            b = start_server(second, env=env)
-            try:
-                yield a, b, env
-            finally:
-                b.stop()
-        finally:
-            a.stop()
+def replicas(
+    replica: Callable[..., RunningServer], shared: SharedStorage, s3: S3Endpoint
+) -> Replicas:
+    """Two replicas on one fresh database and one fresh bucket, and their environment."""
+    return replica(), replica(), shared.env(s3)
 
 
-def test_same_blob_pushed_through_two_replicas(
-    replicas: tuple[RunningServer, RunningServer, dict[str, str]],
-) -> None:
+def test_same_blob_pushed_through_two_replicas(replicas: Replicas) -> None:
     a, b, _ = replicas
     asyncio.run(scenarios.same_blob_from_many_clients([a.url, b.url]))
 
 
-def test_one_tag_moved_through_two_replicas(
-    replicas: tuple[RunningServer, RunningServer, dict[str, str]],
-) -> None:
+def test_one_tag_moved_through_two_replicas(replicas: Replicas) -> None:
     a, b, _ = replicas
     asyncio.run(scenarios.one_tag_moved_by_many_clients([a.url, b.url]))
 
 
-def test_gc_while_pushes_continue_on_postgresql(
-    replicas: tuple[RunningServer, RunningServer, dict[str, str]],
-) -> None:
+def test_gc_while_pushes_continue(replicas: Replicas) -> None:
     a, _, env = replicas
     asyncio.run(scenarios.gc_during_pushes(a.url, a.data_dir, env))
+
+
+async def _upload_rows(database_url: str) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        count: int = await connection.fetchval("SELECT count(*) FROM uploads")
+        return count
+    finally:
+        await connection.close()
+
+
+def test_sigkill_during_pushes_loses_nothing_acknowledged(
+    replica: Callable[..., RunningServer], shared: SharedStorage, s3: S3Endpoint, tmp_path: Path
+) -> None:
+    done = crashes.crash_rounds(
+        replica, CRASH_ROUNDS, crashes.seed(), CRASH_AFTER_FIRST_MANIFEST, after_first_manifest=True
+    )
+
+    abandoned = asyncio.run(_upload_rows(shared.database_url))
+    assert abandoned > 0
+    bucket = s3.client()
+    assert bucket.list_objects_v2(Bucket=shared.bucket, Prefix="uploads/")["KeyCount"] > 0
+    time.sleep(1.1)
+    env = {**shared.env(s3), "TAGTRAIL_UPLOAD_EXPIRY_SECONDS": "1"}
+    collected = scenarios.run_gc(tmp_path / "gc", env=env)
+    assert f"{abandoned} expired uploads" in collected
+    assert asyncio.run(_upload_rows(shared.database_url)) == 0
+    assert bucket.list_objects_v2(Bucket=shared.bucket, Prefix="uploads/")["KeyCount"] == 0
+    crashes.verify_on(replica(), done)

@@ -16,6 +16,7 @@ from tagtrail.api import blobs, history, manifests, openapi, token
 from tagtrail.api.auth import Guard
 from tagtrail.api.errors import HANDLERS
 from tagtrail.api.http import guard
+from tagtrail.api.routing import RegistryRoutes, Tail
 from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.policy import AccessPolicy
 from tagtrail.auth.tokens import TokenAuthority
@@ -73,8 +74,36 @@ class _ApiVersionHeader:
         await self.app(scope, receive, send_with_header)
 
 
-NAME = "/v2/{name:path}"
+# Every /v2/<name>/... path, by its trailing segments (api/routing.py).
+REGISTRY = RegistryRoutes(
+    [
+        Tail.of("blobs/uploads/", {"POST": blobs.start_upload}),
+        Tail.of(
+            "blobs/uploads/{upload_id}",
+            {
+                "GET": blobs.upload_status,
+                "PATCH": blobs.patch_upload,
+                "PUT": blobs.put_upload,
+                "DELETE": blobs.cancel_upload,
+            },
+        ),
+        Tail.of("blobs/{digest}", {"GET": blobs.get_blob, "DELETE": blobs.delete_blob}),
+        Tail.of(
+            "manifests/{reference}",
+            {
+                "GET": manifests.get_manifest,
+                "PUT": manifests.put_manifest,
+                "DELETE": manifests.delete_manifest,
+            },
+        ),
+        Tail.of("tags/list", {"GET": manifests.list_tags}),
+        Tail.of("referrers/{digest}", {"GET": manifests.referrers}),
+        Tail.of("_chainguard/history/{tag}", {"GET": history.chainguard_history}),
+        Tail.of("_oci/tag-history/{tag}", {"GET": history.oci_tag_history}),
+    ]
+)
 ROUTES = [
+    REGISTRY,
     Route("/v2/", base, methods=["GET", "HEAD"]),
     Route("/healthz", healthz, methods=["GET", "HEAD"]),
     Route("/readyz", readyz, methods=["GET", "HEAD"]),
@@ -82,24 +111,6 @@ ROUTES = [
     Route("/token", token.post_token, methods=["POST"]),
     Route("/openapi.json", openapi.document, methods=["GET"]),
     Route("/v2/_catalog", manifests.catalog, methods=["GET"]),
-    Route(f"{NAME}/blobs/uploads/", blobs.start_upload, methods=["POST"]),
-    Route(
-        f"{NAME}/blobs/uploads/{{upload_id}}",
-        blobs.upload_status,
-        methods=["GET"],
-    ),
-    Route(f"{NAME}/blobs/uploads/{{upload_id}}", blobs.patch_upload, methods=["PATCH"]),
-    Route(f"{NAME}/blobs/uploads/{{upload_id}}", blobs.put_upload, methods=["PUT"]),
-    Route(f"{NAME}/blobs/uploads/{{upload_id}}", blobs.cancel_upload, methods=["DELETE"]),
-    Route(f"{NAME}/blobs/{{digest}}", blobs.get_blob, methods=["GET", "HEAD"]),
-    Route(f"{NAME}/blobs/{{digest}}", blobs.delete_blob, methods=["DELETE"]),
-    Route(f"{NAME}/manifests/{{reference}}", manifests.get_manifest, methods=["GET", "HEAD"]),
-    Route(f"{NAME}/manifests/{{reference}}", manifests.put_manifest, methods=["PUT"]),
-    Route(f"{NAME}/manifests/{{reference}}", manifests.delete_manifest, methods=["DELETE"]),
-    Route(f"{NAME}/tags/list", manifests.list_tags, methods=["GET"]),
-    Route(f"{NAME}/referrers/{{digest}}", manifests.referrers, methods=["GET"]),
-    Route(f"{NAME}/_chainguard/history/{{tag}}", history.chainguard_history, methods=["GET"]),
-    Route(f"{NAME}/_oci/tag-history/{{tag}}", history.oci_tag_history, methods=["GET"]),
     # The web UI (tagtrail.ui): pages at "/", after every API route. Listed here rather than
     # mounted at "": a mount matches every path and would turn the API's 405s into 404s.
     *ui.ROUTES,

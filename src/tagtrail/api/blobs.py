@@ -34,6 +34,31 @@ class _BlobFile(FileResponse):
         await super().__call__(scope, receive, send)
 
 
+class _WholeBlobFile(Response):
+    """A whole blob file: headers built here, bytes sent by the server itself (ASGI pathsend,
+    zero-copy in granian). Starlette's FileResponse formats a date and hashes an ETag for
+    every response, a third of a small blob GET when profiled; this one does neither."""
+
+    def __init__(self, source: LocalFile, headers: dict[str, str]) -> None:
+        super().__init__(None, 200, headers, "application/octet-stream")
+        self._source = source
+        self._extra_headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if "http.response.pathsend" not in scope.get("extensions", {}):
+            fallback = _BlobFile(
+                self._source.path,
+                stat_result=self._source.stat,
+                media_type="application/octet-stream",
+                headers=self._extra_headers,
+                honour_range=False,
+            )
+            await fallback(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.pathsend", "path": str(self._source.path)})
+
+
 def _registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
@@ -53,15 +78,16 @@ async def get_blob(request: Request) -> Response:
         return RedirectResponse(source.url, status_code=307, headers=headers)
     requested = byte_range(request, size)  # validates before anything is sent
     if isinstance(source, LocalFile):
-        if requested is None:
-            headers["Content-Length"] = str(size)
         headers["ETag"] = f'"{digest}"'
+        if requested is None:
+            headers["Content-Length"] = str(source.size)
+            return _WholeBlobFile(source, headers)
         return _BlobFile(
             source.path,
             stat_result=source.stat,
             media_type="application/octet-stream",
             headers=headers,
-            honour_range=requested is not None,
+            honour_range=True,
         )
     first, last = requested if requested is not None else (0, size - 1)
     headers["Content-Length"] = str(last - first + 1)

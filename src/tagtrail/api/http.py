@@ -53,7 +53,10 @@ def body(request: Request) -> AsyncIterator[bytes]:
         stream = request.stream()
         while True:
             try:
-                chunk = await asyncio.wait_for(anext(stream), timeout)
+                # asyncio.timeout, not wait_for: wait_for makes a task per chunk, which cost
+                # more than hashing the chunk when a 100 MB push was profiled.
+                async with asyncio.timeout(timeout):
+                    chunk = await anext(stream)
             except StopAsyncIteration:
                 return
             except TimeoutError as exc:

@@ -47,6 +47,25 @@ class Stream:
 BlobSource = LocalFile | Redirect | Stream
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A blob as the driver holds it. ``modified_ms`` is when it was committed (by the
+    storage's clock): gc's grace period for bytes no row records counts from it."""
+
+    digest: Digest
+    modified_ms: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUpload:
+    """What the driver holds of one upload session; ``modified_ms`` is its latest write."""
+
+    upload_id: str
+    modified_ms: int
+    size: int
+
+
 class BlobDriver(Protocol):
     async def close(self) -> None: ...
     async def ping(self) -> None:
@@ -62,6 +81,23 @@ class BlobDriver(Protocol):
     async def read(self, digest: Digest) -> AsyncIterator[bytes]: ...
 
     async def delete(self, digest: Digest) -> None: ...
+
+    def stored_blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every committed blob, in no particular order, without holding them all in memory
+        (there can be millions). Blobs committed or deleted meanwhile may or may not show;
+        anything in the storage that is not at a blob's place is never listed."""
+
+    def stored_uploads(self) -> AsyncIterator[StoredUpload]:
+        """Every upload session the driver holds data of, each once."""
+
+    async def read_marker(self) -> str | None:
+        """The store identity the storage's marker names; None when it has no marker. The
+        marker lies outside blobs and uploads, so no listing ever shows it."""
+
+    async def write_marker(self, identity: str) -> str:
+        """Write the marker naming ``identity`` unless the storage has one, atomically (of
+        processes writing at once, exactly one wins, and a marker is never replaced); the
+        identity the marker names afterwards: ``identity``, or the one written first."""
 
     async def start_upload(self, upload_id: str) -> None: ...
 

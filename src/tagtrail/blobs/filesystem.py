@@ -4,22 +4,32 @@ Layout under the root (documented once, here):
 
 - ``blobs/<algorithm>/<first two hex>/<hex>``: committed blobs, written once, never modified.
 - ``uploads/<upload id>``: the bytes of an upload in progress.
+- ``store-identity``: the marker, the store identity of the database these blobs belong to
+  (``tagtrail.meta.garbage``). Created once: written to a temporary file, fsynced and
+  hard-linked into place. Unlike a rename, a link never replaces an existing file, so of two
+  processes claiming the storage at once exactly one wins and the other reads its marker.
 
 A blob becomes visible only by ``os.replace`` of a complete, fsynced upload file, so a reader
-never sees a partial blob, even after a crash.
+never sees a partial blob, even after a crash. Its mtime is set to the commit time first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
-from tagtrail.blobs.driver import BlobSource, LocalFile
-from tagtrail.errors import BlobUploadUnknown
-from tagtrail.types import Digest
+from tagtrail.blobs.driver import BlobSource, LocalFile, StoredBlob, StoredUpload
+from tagtrail.errors import BlobUploadUnknown, DigestInvalid
+from tagtrail.types import DIGEST_ALGORITHMS, Digest
 
 _READ_CHUNK = 1024 * 1024
+_THREAD_MIN_BYTES = 64 * 1024  # smaller pieces are written at once: a thread costs more
+_SYNC_BYTES = 16 * 1024 * 1024
+_MARKER = "store-identity"
 
 
 def _iterate_file(path: Path) -> AsyncIterator[bytes]:
@@ -37,6 +47,7 @@ class FilesystemDriver:
         self._uploads = root / "uploads"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
+        self._marker = root / _MARKER
 
     async def close(self) -> None:
         return None
@@ -46,7 +57,8 @@ class FilesystemDriver:
             raise OSError(f"blob storage under {self._blobs.parent} is not writable")
 
     def blob_path(self, digest: Digest) -> Path:
-        return self._blobs / digest.algorithm / digest.hex[:2] / digest.hex
+        # One Path built from a string: joining three times costs more than the stat (blob GET).
+        return Path(f"{self._blobs}/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}")
 
     def _upload_path(self, upload_id: str) -> Path:
         # Upload ids are generated and validated by the registry layer (hex only), so they
@@ -72,6 +84,31 @@ class FilesystemDriver:
     async def delete(self, digest: Digest) -> None:
         self.blob_path(digest).unlink(missing_ok=True)
 
+    async def stored_blobs(self) -> AsyncIterator[StoredBlob]:
+        for algorithm in DIGEST_ALGORITHMS:
+            top = self._blobs / algorithm
+            for fanout in await asyncio.to_thread(_subdirectories, top):
+                # One fan-out directory at a time, off the event loop: a few thousand entries.
+                for blob in await asyncio.to_thread(_blobs_in, top / fanout, algorithm):
+                    yield blob
+
+    async def stored_uploads(self) -> AsyncIterator[StoredUpload]:
+        for name, stat in await asyncio.to_thread(_files_in, self._uploads):
+            yield StoredUpload(name, stat.st_mtime_ns // 1_000_000, stat.st_size)
+
+    async def read_marker(self) -> str | None:
+        try:
+            return self._marker.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+
+    async def write_marker(self, identity: str) -> str:
+        await asyncio.to_thread(_create_once, self._marker, f"{identity}\n".encode())
+        found = await self.read_marker()
+        if found is None:
+            raise OSError(f"{self._marker} vanished right after it was written")
+        return found
+
     async def start_upload(self, upload_id: str) -> None:
         self._upload_path(upload_id).touch(exist_ok=False)
 
@@ -86,24 +123,122 @@ class FilesystemDriver:
             # before its offset was recorded, and must not survive.
             handle.truncate(offset)
             handle.seek(offset)
-            async for chunk in chunks:
-                handle.write(chunk)
+            writer = _Writer(handle)
+            try:
+                async for chunk in chunks:
+                    await writer.write(chunk)
+            finally:
+                await writer.wait()  # also on failure: the thread writes to this handle
             return handle.tell()
 
     async def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
         return _iterate_file(self._upload_path(upload_id))
 
     async def commit_upload(self, upload_id: str, digest: Digest) -> None:
-        source = self._upload_path(upload_id)
-        target = self.blob_path(digest)
-        with source.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
-        _fsync_dir(target.parent)
+        # In a thread: waiting for the disk must not stop this worker's other requests.
+        await asyncio.to_thread(_commit, self._upload_path(upload_id), self.blob_path(digest))
 
     async def cancel_upload(self, upload_id: str) -> None:
         self._upload_path(upload_id).unlink(missing_ok=True)
+
+
+def _subdirectories(path: Path) -> list[str]:
+    try:
+        with os.scandir(path) as entries:
+            return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+    except FileNotFoundError:
+        return []
+
+
+def _files_in(path: Path) -> list[tuple[str, os.stat_result]]:
+    """Regular files in ``path`` with their stat (a file removed meanwhile is left out)."""
+    found = []
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        found.append((entry.name, entry.stat(follow_symlinks=False)))
+                except FileNotFoundError:
+                    continue
+    except FileNotFoundError:
+        return []
+    return found
+
+
+def _blobs_in(fanout: Path, algorithm: str) -> list[StoredBlob]:
+    """The blobs of one ``<algorithm>/<first two hex>`` directory; a file whose name is not a
+    digest belonging there is not a blob and is never listed (so never deleted by gc)."""
+    blobs = []
+    for name, stat in _files_in(fanout):
+        try:
+            digest = Digest.parse(f"{algorithm}:{name}")
+        except DigestInvalid:
+            continue
+        if digest.hex[:2] == fanout.name:
+            blobs.append(StoredBlob(digest, stat.st_mtime_ns // 1_000_000, stat.st_size))
+    return blobs
+
+
+class _Writer:
+    """Appends to an upload file. Large pieces are written in a thread while the next one
+    arrives, and reach the disk as the upload goes (fdatasync every ``_SYNC_BYTES``), so the
+    commit's fsync has only the tail left to wait for: on a 100 MB push, writing and syncing
+    in the event loop after the body had arrived took as long as receiving it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._unsynced = 0
+        self._pending: asyncio.Future[None] | None = None
+
+    async def write(self, chunk: bytes) -> None:
+        await self.wait()  # in order, one piece at a time
+        if len(chunk) < _THREAD_MIN_BYTES:
+            self._handle.write(chunk)
+            return
+        loop = asyncio.get_running_loop()
+        self._pending = loop.run_in_executor(None, self._write, chunk)
+
+    async def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            await pending
+
+    def _write(self, chunk: bytes) -> None:
+        self._handle.write(chunk)
+        self._unsynced += len(chunk)
+        if self._unsynced >= _SYNC_BYTES:
+            self._handle.flush()
+            os.fdatasync(self._handle.fileno())
+            self._unsynced = 0
+
+
+def _commit(source: Path, target: Path) -> None:
+    # The upload file's mtime is its last append, possibly long ago; gc's grace period for
+    # bytes no row records yet must count from the commit.
+    os.utime(source)
+    with source.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+    _fsync_dir(target.parent)
+
+
+def _create_once(target: Path, data: bytes) -> None:
+    """Put ``data`` at ``target`` whole and durably, unless ``target`` exists already."""
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}")
+    try:
+        with temporary.open("xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, target)
+        except FileExistsError:
+            return  # another process wrote it first: theirs stays
+    finally:
+        temporary.unlink(missing_ok=True)
+    _fsync_dir(target.parent)
 
 
 def _fsync_dir(path: Path) -> None:

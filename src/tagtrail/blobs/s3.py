@@ -10,6 +10,11 @@ Layout under the configured prefix (documented once, here):
   least 5 MiB, so small chunks (streamed or ``Content-Range`` PATCHes) wait here.
 - ``uploads/<upload id>/data``: the sealed upload, when its digest had to be computed by
   reading it back (a replica other than the one that received the bytes completes it).
+- ``store-identity``: the marker, the store identity of the database these blobs belong to
+  (``tagtrail.meta.garbage``). Written with ``If-None-Match: *``, so of two replicas claiming
+  the bucket at once exactly one wins and the other reads its marker. A store that ignores
+  the condition (S3 honours it since 2024, MinIO too) lets the later write win instead; both
+  read back what they wrote only if two different databases claim one store within moments.
 
 A blob becomes visible only when its multipart upload completes (or its single PUT lands),
 which S3 makes atomic.
@@ -17,6 +22,7 @@ which S3 makes atomic.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack
@@ -27,19 +33,37 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tagtrail.blobs.driver import BlobSource, Redirect, Stream
+from tagtrail.blobs.driver import BlobSource, Redirect, StoredBlob, StoredUpload, Stream
 from tagtrail.config import S3Settings
-from tagtrail.errors import BlobUploadInvalid, BlobUploadUnknown
+from tagtrail.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid
 from tagtrail.types import Digest
 
 _COPY_LIMIT = 5 * 1024**3  # one CopyObject copies at most 5 GiB
 _COPY_PART = 1024**3
 _READ_CHUNK = 1024 * 1024
+_MARKER = "store-identity"
+_MARKER_ATTEMPTS = 5
+
+
+def _blob_digest(rest: str) -> Digest | None:
+    """The digest stored at ``<algorithm>/<first two hex>/<hex>``; None for any other key."""
+    parts = rest.split("/")
+    if len(parts) != 3:
+        return None
+    algorithm, fanout, hex_ = parts
+    try:
+        digest = Digest.parse(f"{algorithm}:{hex_}")
+    except DigestInvalid:
+        return None
+    return digest if fanout == hex_[:2] else None
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _missing(error: ClientError) -> bool:
-    code = str(error.response.get("Error", {}).get("Code", ""))
-    return code in {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
+    return _code(error) in {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 
 
 @dataclass
@@ -150,6 +174,74 @@ class S3Driver:
 
     async def delete(self, digest: Digest) -> None:
         await self._client.delete_object(Bucket=self._bucket, Key=self._blob_key(digest))
+
+    async def _objects(self, prefix: str) -> AsyncIterator[tuple[str, int, int]]:
+        """(key after ``prefix``, LastModified in ms, size) of every object under it."""
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        )
+        async for page in pages:
+            for item in page.get("Contents", ()):
+                modified = int(item["LastModified"].timestamp() * 1000)
+                yield str(item["Key"])[len(prefix) :], modified, int(item["Size"])
+
+    async def stored_blobs(self) -> AsyncIterator[StoredBlob]:
+        async for rest, modified, size in self._objects(f"{self._prefix}blobs/"):
+            # LastModified is the commit: the single PUT, the copy, or (a copy in parts) the
+            # multipart upload that commit_upload started.
+            digest = _blob_digest(rest)
+            if digest is not None:
+                yield StoredBlob(digest, modified, size)
+
+    async def stored_uploads(self) -> AsyncIterator[StoredUpload]:
+        # Keys list in order, so one upload's objects (state, buffer, data) come together.
+        current: StoredUpload | None = None
+        async for rest, modified, size in self._objects(f"{self._prefix}uploads/"):
+            upload_id, slash, _ = rest.partition("/")
+            if not slash or not upload_id:
+                continue
+            if current is not None and current.upload_id != upload_id:
+                yield current
+                current = None
+            if current is None:
+                current = StoredUpload(upload_id, modified, size)
+            else:
+                current = StoredUpload(
+                    upload_id, max(current.modified_ms, modified), current.size + size
+                )
+        if current is not None:
+            yield current
+
+    # The store marker ------------------------------------------------------------------------
+
+    async def read_marker(self) -> str | None:
+        try:
+            data = await self._get(f"{self._prefix}{_MARKER}")
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return data.decode("utf-8").strip()
+
+    async def write_marker(self, identity: str) -> str:
+        key = f"{self._prefix}{_MARKER}"
+        for attempt in range(1, _MARKER_ATTEMPTS + 1):
+            try:
+                await self._client.put_object(
+                    Bucket=self._bucket, Key=key, Body=f"{identity}\n".encode(), IfNoneMatch="*"
+                )
+                break
+            except ClientError as exc:
+                if _code(exc) in {"PreconditionFailed", "412"}:
+                    break  # a marker exists: whoever wrote it first won
+                # 409: another conditional write of the key is in flight; it decides.
+                if _code(exc) != "ConditionalRequestConflict" or attempt == _MARKER_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.2 * attempt)
+        found = await self.read_marker()
+        if found is None:
+            raise RuntimeError(f"s3://{self._bucket}/{key} vanished right after it was written")
+        return found
 
     # Uploads --------------------------------------------------------------------------------
 
@@ -295,7 +387,8 @@ class S3Driver:
         try:
             state = await self._load(upload_id)
         except BlobUploadUnknown:
-            return
+            # No state, yet a removal cut short may have left the buffer or the data.
+            state = _State()
         await self._remove_upload(upload_id, state)
 
     async def _remove_upload(self, upload_id: str, state: _State) -> None:

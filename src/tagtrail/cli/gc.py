@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from tagtrail.blobs.factory import open_driver
 from tagtrail.cli.common import run_on_database, settings_from
+from tagtrail.cli.store_check import refusal
 from tagtrail.config import Settings
 from tagtrail.meta.database import Database, now_ms
 from tagtrail.meta.garbage import GcPolicy
 from tagtrail.meta.sql_garbage import SqlGarbageStore
+from tagtrail.meta.store_identity import IdentityMissing
 from tagtrail.registry.gc import GarbageCollector, GcReport
+from tagtrail.registry.gc_orphans import ORPHANED
+from tagtrail.registry.store_guard import StoreMismatch
 
 _DAY_MS = 86_400_000
 
@@ -22,10 +27,13 @@ def register(commands: Any) -> None:
         "gc",
         help="garbage-collect blobs, manifests and upload sessions",
         description=(
-            "Remove blobs no kept manifest references and expired upload sessions; with "
+            "Remove blobs no kept manifest references, expired upload sessions, and blob "
+            "bytes or upload data in storage that no database row records; with "
             "--delete-untagged also manifests never tagged. Kept always: what a current tag "
             "reaches, what history records within the retention window name, referrers of "
-            "kept manifests, anything younger than the grace period. Safe while serving."
+            "kept manifests, anything younger than the grace period. Safe while serving. "
+            "Refuses to run unless the blob storage's marker names the database's store "
+            "identity (a server writes it when it first starts on the two)."
         ),
     )
     parser.add_argument("--data-dir", type=Path, help="the server's data directory")
@@ -51,7 +59,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     async def act(database: Database) -> int:
-        report = await collect(database, settings, args.dry_run, args.delete_untagged)
+        try:
+            report = await collect(database, settings, args.dry_run, args.delete_untagged)
+        except StoreMismatch as exc:
+            print(refusal(exc, settings, "gc refused, nothing was deleted"), file=sys.stderr)
+            return 1
+        except IdentityMissing as exc:
+            print(f"tagtrail: gc refused, nothing was deleted: {exc}", file=sys.stderr)
+            return 1
         print_report(report, args.dry_run)
         return 0
 
@@ -85,13 +100,15 @@ def print_report(report: GcReport, dry_run: bool) -> None:
         print(f"{verb} {item.kind}{where} {item.digest} ({item.size} bytes)")
     for upload in report.expired_uploads:
         print(f"{verb} expired upload {upload}")
+    for upload in report.orphaned_uploads:
+        print(f"{verb} orphaned upload {upload}")
     counts = {kind: sum(c.kind == kind for c in report.collected) for kind in _KINDS}
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     frees = "would free" if dry_run else "freed"
     print(
-        f"gc: {summary}, {len(report.expired_uploads)} expired uploads; "
-        f"{frees} {report.freed_bytes} bytes"
+        f"gc: {summary}, {len(report.expired_uploads)} expired uploads, "
+        f"{len(report.orphaned_uploads)} orphaned uploads; {frees} {report.freed_bytes} bytes"
     )
 
 
-_KINDS = ("manifest", "blob", "blob bytes")
+_KINDS = ("manifest", "blob", "blob bytes", ORPHANED)

@@ -13,9 +13,12 @@ from typing import Any
 from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.secrets import generate_password, hash_password
 from tagtrail.cli.common import settings_from
+from tagtrail.cli.store_check import StorageUnavailable, claim_storage, refusal
 from tagtrail.config import Settings
 from tagtrail.meta.database import Database, SchemaOutdated
 from tagtrail.meta.sql_accounts import SqlAccountStore
+from tagtrail.meta.store_identity import IdentityMissing
+from tagtrail.registry.store_guard import StoreMismatch
 
 APP_FACTORY = "tagtrail.api.app:app_from_environment"
 
@@ -76,13 +79,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(bootstrap(settings))
-    except (SchemaOutdated, OSError) as exc:
+    except StoreMismatch as exc:
+        print(refusal(exc, settings, "refusing to start"), file=sys.stderr)
+        return 1
+    except (SchemaOutdated, IdentityMissing, StorageUnavailable, OSError) as exc:
         print(f"tagtrail: {exc}", file=sys.stderr)
         return 1
     _export(settings)
 
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
@@ -90,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
         APP_FACTORY,
         factory=True,
         interface=Interfaces.ASGI,
+        # HTTP/1.1 only: granian's "auto" mode first sniffs for the HTTP/2 preface with no
+        # timer, so a client that connects and sends nothing was held forever; hyper's own
+        # HTTP/1 connection starts header_read_timeout at accept (hyperium/hyper#3756).
+        http=HTTPModes.http1,
         address=settings.host,
         port=settings.port,
         workers=settings.workers,
@@ -109,11 +119,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def bootstrap(settings: Settings) -> None:
-    """Before the workers start: migrate, create the signing key and, with auth and no admin
-    yet (the first start), the admin user (its generated password is printed this once)."""
+    """Before the workers start: migrate, check the blob storage belongs to the database (or
+    mark it as the database's, the first time), create the signing key and, with auth and no
+    admin yet (the first start), the admin user (its generated password is printed this once)."""
     database = await Database.open(settings.metadata_url, migrate=settings.migrate_on_start)
     try:
         await database.require_head()
+        await claim_storage(database, settings)
         if not settings.auth:
             return
         KeyRing.load(settings.keys_dir, settings.token_key, tuple(settings.token_verify_keys))

@@ -35,7 +35,10 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before it is acknowledged, power loss included (NORMAL
+        # may lose the last commits). Writes that acknowledge nothing lasting opt out per
+        # transaction (Database.write(durable=False)).
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
@@ -93,6 +96,27 @@ class _InProcessConnection:
         """A statement straight to sqlite3, for transaction control SQLAlchemy must not see."""
         self._connection.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
 
+    def first(self, statement: Any, parameters: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of a prebuilt statement, run straight on sqlite3 with SQL compiled
+        once: SQLAlchemy's execution machinery costs ten times what SQLite takes to answer a
+        primary-key lookup (profiled: 40 us against 4 us), and the hot reads are such lookups.
+        Only for statements whose columns need no result processing (integers, text, bytes)."""
+        compiled = _COMPILED.get(statement)
+        if compiled is None:
+            built = statement.compile(dialect=self._connection.dialect)
+            compiled = _COMPILED[statement] = (str(built), tuple(built.positiontup or ()))
+        sql, names = compiled
+        driver = self._connection.connection.driver_connection
+        row: tuple[Any, ...] | None = driver.execute(  # type: ignore[union-attr]
+            sql, [parameters[name] for name in names]
+        ).fetchone()
+        return row
+
+
+# SQLite SQL of the prebuilt statements run by _InProcessConnection.first, with the order of
+# their parameters; keyed by the statement object (they are module constants).
+_COMPILED: dict[Any, tuple[str, tuple[str, ...]]] = {}
+
 
 class Database:
     def __init__(self, engine: AsyncEngine, reader: Engine | None = None) -> None:
@@ -103,6 +127,7 @@ class Database:
         self._reader = reader
         self._reading: _InProcessConnection | None = None
         self._writing: _InProcessConnection | None = None
+        self._writing_durable = True  # the connection's synchronous setting: FULL
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Database:
@@ -175,14 +200,20 @@ class Database:
             self._reader.dispose()
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self, *, durable: bool = True) -> AsyncIterator[AsyncConnection]:
+        """A write transaction. ``durable=False`` is for bookkeeping whose loss in a power
+        failure costs a client a retry, never an acknowledged blob, manifest or tag move
+        (upload progress): it commits without waiting for the disk (measured here: 3 ms an
+        fsync, against 0.02 ms). A later durable commit makes it durable too (one WAL)."""
         if self._reader is not None:
-            async with self._write_in_process() as conn:
+            async with self._write_in_process(durable) as conn:
                 yield conn
             return
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(**{_WRITE: True})
             async with conn.begin():
+                if not durable:
+                    await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
                 yield conn
 
     @asynccontextmanager
@@ -196,7 +227,7 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def _write_in_process(self) -> AsyncIterator[AsyncConnection]:
+    async def _write_in_process(self, durable: bool) -> AsyncIterator[AsyncConnection]:
         """A SQLite write transaction in this process. Its body never suspends (every call on
         an in-process connection completes at once), so it holds the write lock for as long
         as SQLite works and no longer; another process holding the lock is waited for by
@@ -206,7 +237,11 @@ class Database:
             connection = self._reader.connect().execution_options(isolation_level="AUTOCOMMIT")
             connection.exec_driver_sql("PRAGMA busy_timeout=0")
             self._writing = _InProcessConnection(connection)
+            self._writing_durable = True  # as every connection starts (_configure_sqlite)
         writing = self._writing
+        if durable != self._writing_durable:
+            writing.raw("PRAGMA synchronous=" + ("FULL" if durable else "NORMAL"))
+            self._writing_durable = durable
         delay, deadline = 0.0005, time.monotonic() + _LOCK_WAIT_SECONDS
         while True:
             try:
@@ -236,6 +271,16 @@ class Database:
             connection = self._reader.connect().execution_options(isolation_level="AUTOCOMMIT")
             self._reading = _InProcessConnection(connection)
         return self._reading
+
+    @staticmethod
+    async def first(
+        conn: AsyncConnection, statement: Any, parameters: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The first row of a prebuilt read statement, by the fastest path the connection has."""
+        if isinstance(conn, _InProcessConnection):
+            return conn.first(statement, parameters)
+        row = (await conn.execute(statement, parameters)).first()
+        return None if row is None else tuple(row)
 
     def insert(self, table: Any) -> Any:
         """INSERT with the dialect's ON CONFLICT support."""

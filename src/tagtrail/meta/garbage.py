@@ -8,11 +8,40 @@ roots, the manifests they reach (index children) and the referrers of kept manif
 fixpoint. Blob links go when no kept manifest references them and they are older than the
 grace period. Blob bytes go only when no repository links the digest and no manifest anywhere
 references it.
+
+Bytes no row records at all (a push killed between the driver's commit and the link, or links
+removed by an earlier gc that failed to delete the bytes) go by the same test, found from the
+blob driver's listing, when the driver stamped them (at commit) before the grace period. Sound
+against the push in flight, whose order is: commit the bytes, link the digest under its lock,
+then check the bytes are still there (``registry.uploads``). gc lists the bytes, asks which
+digests rows name, and deletes each remaining one only under that lock after asking again. A
+link committed before that check keeps the bytes; one after it finds them gone and the push
+fails instead of being acknowledged. So nothing acknowledged ever loses its bytes, and the grace
+period makes even that failure need a push stalled between its commit and its link for longer
+than the grace (clock skew between gc and the storage eats into the period, not into safety).
+
+Upload data the driver holds with no upload-session row goes when older than the grace period.
+A session's row is written before its data and deleted only as the upload ends (its data
+committed, discarded or expired), and gc lists the data before asking for the rows, so data
+listed without a row is never a live upload's; the grace period is a margin on top.
+
+All of this holds only for the blob storage that belongs to the database. Pointed at another
+database (staging's with production's bucket, or a new empty one after a typo in its URL), gc
+would find every blob unrecorded, and even the row-based pass would delete bytes that database
+links nowhere but the storage's own database still needs. So the database holds a store
+identity (``meta.store_identity``: a random id in a one-row table, made by migration 0003) and
+the storage a marker naming it (``BlobDriver.read_marker``), and gc runs only when the two
+agree: otherwise it refuses the whole run, dry runs too, before deleting anything
+(``registry.store_guard``). gc never writes the marker; ``tagtrail serve`` does, on its first
+start against a storage without one (new, or from a version without markers, whose pairing
+nothing can check: the configuration it ran with is trusted), and refuses to start when the
+marker names another identity. A dump restored into a new database keeps the identity (a
+row); a new empty database gets an identity of its own and is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,10 +67,13 @@ class GcPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Collected:
-    """One thing gc removes (or would): a manifest or a blob link of ``repository``."""
+    """One thing gc removes (or would): a manifest or a blob link of ``repository``, or blob
+    bytes (``repository`` empty)."""
 
     repository: str
-    kind: str  # "manifest", "blob" (a repository's link) or "blob bytes"
+    # "manifest", "blob" (a repository's link), "blob bytes" (no link left after the sweep) or
+    # "orphaned blob bytes" (no row at all: found by listing the driver)
+    kind: str
     digest: str
     size: int
 
@@ -99,6 +131,9 @@ def referenced_blobs(graph: RepositoryGraph, manifests: Iterable[str]) -> set[st
 
 
 class GarbageStore(Protocol):
+    async def store_identity(self) -> str:
+        """The database's store identity, which the storage's marker must name."""
+
     async def repositories(self) -> list[str]: ...
 
     async def sweep_repository(self, name: str, policy: GcPolicy) -> list[Collected]:
@@ -113,6 +148,13 @@ class GarbageStore(Protocol):
 
     async def links_of(self, digest: str) -> set[str]:
         """The repositories that link ``digest``."""
+
+    async def recorded_blobs(self, digests: Sequence[str]) -> set[str]:
+        """Those of ``digests`` that a blob link or a manifest reference names (any number of
+        digests: the store batches)."""
+
+    async def recorded_uploads(self, upload_ids: Sequence[str]) -> set[str]:
+        """Those of ``upload_ids`` that have an upload-session row."""
 
     async def expired_uploads(self, started_before_ms: int) -> list[UploadSession]: ...
 

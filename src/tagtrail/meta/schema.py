@@ -22,6 +22,11 @@ Accounts and access (revision 0002):
 - ``repository_settings``: a visibility per repository name, overriding its organisation's.
 - ``pull_tokens``: robot credentials of one organisation. Their secrets are 256-bit random
   values, stored as SHA-256 (a slow hash protects guessable passwords, not random keys).
+
+Store identity (revision 0003):
+
+- ``store_identity``: one row (``id`` 1), the random id the blob storage's marker must name
+  for gc to touch it (the rule: ``tagtrail.meta.garbage``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     ForeignKey,
     Index,
@@ -165,4 +171,13 @@ pull_tokens = Table(
     Column("revoked_ms", BigInteger, nullable=True),
     Column("description", String(255), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+)
+
+store_identity = Table(
+    "store_identity",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("identity", String(36), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ck_store_identity_one_row"),
 )

@@ -153,8 +153,8 @@ class SqlMetadataStore:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
                 return None
-            size = await conn.scalar(_BLOB_SIZE, {"repo": repo_id, "digest": str(digest)})
-            return None if size is None else int(size)
+            row = await self._db.first(conn, _BLOB_SIZE, {"repo": repo_id, "digest": str(digest)})
+            return None if row is None else int(row[0])
 
     async def link_blob(self, name: RepoName, digest: Digest, size: int) -> None:
         async with self._write() as conn:
@@ -236,7 +236,7 @@ class SqlMetadataStore:
     ) -> UploadSession:
         # Keyed by name, not repository id: an upload alone does not create a repository.
         started = now_ms()
-        async with self._write() as conn:
+        async with self._write(durable=False) as conn:
             if limit is not None:
                 await self._db.lock(conn, "uploads", name)
                 open_now = await conn.scalar(
@@ -265,7 +265,7 @@ class SqlMetadataStore:
         return UploadSession(upload_id, name, int(row.offset), int(row.started_ms))
 
     async def advance_upload(self, upload_id: str, expected: int, new_offset: int) -> bool:
-        async with self._write() as conn:
+        async with self._write(durable=False) as conn:
             result = await conn.execute(
                 update(uploads)
                 .where(uploads.c.id == upload_id, uploads.c.offset == expected)
@@ -274,7 +274,7 @@ class SqlMetadataStore:
             return bool(result.rowcount)
 
     async def delete_upload(self, upload_id: str) -> None:
-        async with self._write() as conn:
+        async with self._write(durable=False) as conn:
             await conn.execute(delete(uploads).where(uploads.c.id == upload_id))
 
     # Manifests and tags ---------------------------------------------------------------------
@@ -422,18 +422,18 @@ class SqlMetadataStore:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
                 return None
-            row = (await conn.execute(_MANIFEST, {"repo": repo_id, "digest": str(digest)})).first()
-        return None if row is None else StoredManifest(digest, row.media_type, bytes(row.content))
+            row = await self._db.first(conn, _MANIFEST, {"repo": repo_id, "digest": str(digest)})
+        return None if row is None else StoredManifest(digest, row[0], bytes(row[1]))
 
     async def resolve_tag(self, name: RepoName, tag: Tag) -> StoredManifest | None:
         async with self._read() as conn:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
                 return None
-            row = (await conn.execute(_TAGGED_MANIFEST, {"repo": repo_id, "tag": tag})).first()
+            row = await self._db.first(conn, _TAGGED_MANIFEST, {"repo": repo_id, "tag": tag})
         if row is None:
             return None
-        return StoredManifest(Digest.parse(row.digest), row.media_type, bytes(row.content))
+        return StoredManifest(Digest.parse(row[0]), row[1], bytes(row[2]))
 
     async def delete_tag(self, name: RepoName, tag: Tag) -> bool:
         async with self._write() as conn:

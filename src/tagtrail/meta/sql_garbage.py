@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,6 +18,7 @@ from tagtrail.meta.schema import (
     tags,
     uploads,
 )
+from tagtrail.meta.store_identity import database_identity
 from tagtrail.types import RepoName, UploadSession
 
 _BATCH = 500
@@ -26,6 +27,9 @@ _BATCH = 500
 class SqlGarbageStore:
     def __init__(self, database: Database) -> None:
         self._db = database
+
+    async def store_identity(self) -> str:
+        return await database_identity(self._db)
 
     async def repositories(self) -> list[str]:
         async with self._db.read() as conn:
@@ -140,6 +144,33 @@ class SqlGarbageStore:
                 .where(blob_links.c.digest == digest)
             )
             return set(rows)
+
+    async def recorded_blobs(self, digests: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        async with self._db.read() as conn:
+            for start in range(0, len(digests), _BATCH):
+                batch = digests[start : start + _BATCH]
+                query = select(blob_links.c.digest).where(blob_links.c.digest.in_(batch))
+                found.update(await conn.scalars(query.distinct()))
+            # Manifest references are indexed by repository first, so only the few digests no
+            # link names are looked up there.
+            rest = [d for d in digests if d not in found]
+            for start in range(0, len(rest), _BATCH):
+                batch = rest[start : start + _BATCH]
+                query = select(manifest_refs.c.child_digest).where(
+                    manifest_refs.c.child_digest.in_(batch)
+                )
+                found.update(await conn.scalars(query.distinct()))
+        return found
+
+    async def recorded_uploads(self, upload_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        async with self._db.read() as conn:
+            for start in range(0, len(upload_ids), _BATCH):
+                batch = upload_ids[start : start + _BATCH]
+                query = select(uploads.c.id).where(uploads.c.id.in_(batch))
+                found.update(await conn.scalars(query))
+        return found
 
     async def _orphan(self, conn: AsyncConnection, digest: str) -> bool:
         linked = await conn.scalar(

@@ -4,7 +4,9 @@ The rule is ``tagtrail.meta.garbage``'s. Safe while pushes continue: each reposi
 in one transaction that manifest pushes exclude; links and manifests younger than the grace
 period stay (a blob pushed for a manifest still to come); bytes go only when nothing links or
 references the digest, under the lock that linking takes, and an upload that linked the digest
-meanwhile notices its bytes went (``Uploads``) and fails instead of acknowledging.
+meanwhile notices its bytes went (``Uploads``) and fails instead of acknowledging. Last, what
+the blob driver holds that no row records at all goes (``gc_orphans``). Nothing runs unless
+the storage's marker names the database's store identity (``store_guard``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.meta.garbage import Collected, GarbageStore, GcPolicy
+from tagtrail.registry.gc_orphans import ORPHANED, OrphanCollector
+from tagtrail.registry.store_guard import require_same_store
 from tagtrail.types import Digest
 
 
@@ -20,19 +24,25 @@ from tagtrail.types import Digest
 class GcReport:
     collected: list[Collected] = field(default_factory=list)
     expired_uploads: list[str] = field(default_factory=list)
+    orphaned_uploads: list[str] = field(default_factory=list)  # driver data with no session
 
     @property
     def freed_bytes(self) -> int:
         """Bytes of storage freed: blob bytes deleted and manifests removed."""
-        return sum(c.size for c in self.collected if c.kind in ("blob bytes", "manifest"))
+        freeing = ("blob bytes", ORPHANED, "manifest")
+        return sum(c.size for c in self.collected if c.kind in freeing)
 
 
 class GarbageCollector:
     def __init__(self, store: GarbageStore, driver: BlobDriver) -> None:
         self._store = store
         self._driver = driver
+        self._orphans = OrphanCollector(store, driver)
 
     async def run(self, policy: GcPolicy, upload_expiry_ms: int) -> GcReport:
+        """Raises ``StoreMismatch``, having removed nothing, when the storage is not the
+        database's."""
+        await require_same_store(await self._store.store_identity(), self._driver)
         report = GcReport()
         unlinked: dict[str, tuple[int, set[str]]] = {}
         for name in await self._store.repositories():
@@ -49,6 +59,10 @@ class GarbageCollector:
             if not policy.dry_run:
                 await self._store.delete_upload(session.id)
                 await self._driver.cancel_upload(session.id)
+        # After the passes above: bytes they deleted are not listed, and in a dry run the
+        # rows they would remove still name what those passes already reported.
+        report.collected.extend(await self._orphans.blobs(policy))
+        report.orphaned_uploads.extend(await self._orphans.uploads(policy))
         return report
 
     async def _drop_bytes(self, digest: str, unlinking: set[str], dry_run: bool) -> bool:

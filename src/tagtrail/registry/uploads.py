@@ -48,6 +48,30 @@ def _length(content_range: tuple[int, int] | None) -> int | None:
     return None if content_range is None else content_range[1] - content_range[0] + 1
 
 
+# Body chunks are gathered into blocks of about this size: few thread hand-offs, and the
+# driver writes (or sends to S3) large pieces.
+_BLOCK_BYTES = 1 << 20
+_THREAD_MIN_BYTES = 64 << 10  # below this, hashing in a thread costs more than it saves
+
+
+async def _blocks(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    parts: list[bytes] = []
+    held = 0
+    async for chunk in chunks:
+        parts.append(chunk)
+        held += len(chunk)
+        if held >= _BLOCK_BYTES:
+            yield parts[0] if len(parts) == 1 else b"".join(parts)
+            parts, held = [], 0
+    if parts:
+        yield b"".join(parts)
+
+
+def _update(hashers: dict[str, Any], block: bytes) -> None:
+    for hasher in hashers.values():
+        hasher.update(block)
+
+
 class _Hashers:
     """Running hashes of uploads in progress, so completion need not re-read the bytes.
 
@@ -210,14 +234,27 @@ class Uploads:
         room = self._limits.max_bytes - session.offset
 
         async def hashed() -> AsyncIterator[bytes]:
+            # Each block is hashed in a thread while the driver stores it and the next one
+            # arrives: hashing a 100 MB push in the event loop took as long as receiving it.
             nonlocal room
-            async for chunk in body:
-                room -= len(chunk)
+            # A failed write drops these hashers (below), so a hash still running in its
+            # thread when the body is refused is left to finish on its own.
+            hashing: asyncio.Future[None] | None = None
+            async for block in _blocks(body):
+                room -= len(block)
                 if room < 0:
                     raise BlobTooLarge(detail={"limit": self._limits.max_bytes})
-                for hasher in hashers.values():
-                    hasher.update(chunk)
-                yield chunk
+                if hashing is not None:
+                    await hashing
+                    hashing = None
+                if len(block) < _THREAD_MIN_BYTES:
+                    _update(hashers, block)
+                else:
+                    loop = asyncio.get_running_loop()
+                    hashing = loop.run_in_executor(None, _update, hashers, block)
+                yield block
+            if hashing is not None:
+                await hashing
 
         try:
             new_offset = await self._blobs.append_upload(session.id, session.offset, hashed())
