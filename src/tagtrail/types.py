@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, NewType
 
 from tagtrail.errors import DigestInvalid, NameInvalid, TagInvalid, TimestampInvalid
@@ -56,6 +56,13 @@ class Digest:
         if not match or len(match.group(2)) != DIGEST_ALGORITHMS[match.group(1)]:
             raise DigestInvalid("invalid digest", detail={"digest": raw[:200]})
         return cls(match.group(1), match.group(2))
+
+    @classmethod
+    def stored(cls, raw: str) -> Digest:
+        """A digest read back from the metadata store, which holds only parsed ones: no
+        second validation (a history page of 1000 records spent a fifth of its time in it)."""
+        algorithm, _, hex_digits = raw.partition(":")
+        return cls(algorithm, hex_digits)
 
     @classmethod
     def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
@@ -146,10 +153,14 @@ class UploadSession:
     started_ms: int
 
 
+_EPOCH = datetime(1970, 1, 1)  # naive UTC: isoformat then carries no offset to strip
+
+
 def format_timestamp(timestamp_ms: int) -> str:
     """RFC 3339 in UTC with millisecond precision: 2023-05-12T13:46:10.555Z."""
-    moment = datetime.fromtimestamp(timestamp_ms // 1000, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{timestamp_ms % 1000:03d}Z"
+    # Integer arithmetic and the C isoformat: strftime took a third of a history response.
+    moment = _EPOCH + timedelta(milliseconds=timestamp_ms)
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 # "+02:00" in an unencoded query string arrives as " 02:00": take the space for the plus.

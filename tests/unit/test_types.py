@@ -60,6 +60,19 @@ def test_timestamps_round_trip_at_millisecond_precision() -> None:
             parse_timestamp(raw)
 
 
+def test_formatted_timestamps_always_carry_milliseconds_and_parse_back() -> None:
+    for ms in (0, 1, 999, 1_000, 1683899170000, 1683899170555, 253402300799999):
+        text = format_timestamp(ms)
+        assert len(text) == 24 and text.endswith("Z") and text[19] == "."
+        assert parse_timestamp(text) == ms
+    assert format_timestamp(0) == "1970-01-01T00:00:00.000Z"
+
+
+def test_stored_digests_read_back_as_parsed() -> None:
+    digest = Digest.of(b"abc")
+    assert Digest.stored(str(digest)) == digest == Digest.parse(str(digest))
+
+
 def test_unencoded_plus_of_an_offset_is_accepted() -> None:
     # curl users write start=...+02:00 unencoded; the query string turns "+" into a space.
     assert parse_timestamp("2023-05-12T15:46:10.555 02:00") == 1683899170555

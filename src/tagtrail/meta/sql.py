@@ -82,6 +82,40 @@ _TAG_UPDATE = (
 )
 _RECORD = tag_history.insert()
 
+# History reads: one prebuilt statement per shape (which filters, which order), the bounds
+# always bound (open ones as the extremes of a BIGINT), since building a statement per query
+# cost as much as the query (profiled on a window of 100 records).
+_MIN_MS, _MAX_MS = -(2**63), 2**63 - 1
+_ANY_RECORD = (
+    select(tag_history.c.id)
+    .where(tag_history.c.repository_id == bindparam("repo"), tag_history.c.tag == bindparam("tag"))
+    .limit(1)
+)
+_HISTORY_QUERIES: dict[tuple[bool, bool, bool], Any] = {}
+
+
+def _history_query(by_event: bool, by_digest: bool, newest_first: bool) -> Any:
+    key = (by_event, by_digest, newest_first)
+    found = _HISTORY_QUERIES.get(key)
+    if found is not None:
+        return found
+    ts = tag_history.c.ts_ms
+    query = select(
+        ts, tag_history.c.digest, tag_history.c.event, tag_history.c.media_type, tag_history.c.size
+    ).where(
+        tag_history.c.repository_id == bindparam("repo"),
+        tag_history.c.tag == bindparam("tag"),
+        ts >= bindparam("start"),
+        ts <= bindparam("end"),
+    )
+    if by_event:
+        query = query.where(tag_history.c.event == bindparam("event"))
+    if by_digest:
+        query = query.where(tag_history.c.digest == bindparam("digest"))
+    query = query.order_by(ts.desc() if newest_first else ts).limit(bindparam("limit"))
+    _HISTORY_QUERIES[key] = query
+    return query
+
 
 class SqlMetadataStore:
     """MetadataStore on one SQLAlchemy database. Repository ids are cached: never deleted."""
@@ -433,7 +467,7 @@ class SqlMetadataStore:
             row = await self._db.first(conn, _TAGGED_MANIFEST, {"repo": repo_id, "tag": tag})
         if row is None:
             return None
-        return StoredManifest(Digest.parse(row[0]), row[1], bytes(row[2]))
+        return StoredManifest(Digest.stored(row[0]), row[1], bytes(row[2]))
 
     async def delete_tag(self, name: RepoName, tag: Tag) -> bool:
         async with self._write() as conn:
@@ -550,12 +584,9 @@ class SqlMetadataStore:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
                 return False
-            found = await conn.scalar(
-                select(tag_history.c.id)
-                .where(tag_history.c.repository_id == repo_id, tag_history.c.tag == tag)
-                .limit(1)
+            return (
+                await self._db.first(conn, _ANY_RECORD, {"repo": repo_id, "tag": tag}) is not None
             )
-            return found is not None
 
     async def history_tags(self, name: RepoName) -> list[str]:
         async with self._read() as conn:
@@ -606,27 +637,20 @@ class SqlMetadataStore:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
                 return []
-            ts = tag_history.c.ts_ms
-            query = select(
-                ts,
-                tag_history.c.digest,
-                tag_history.c.event,
-                tag_history.c.media_type,
-                tag_history.c.size,
-            ).where(tag_history.c.repository_id == repo_id, tag_history.c.tag == tag)
-            if start_ms is not None:
-                query = query.where(ts >= start_ms)
-            if end_ms is not None:
-                query = query.where(ts <= end_ms)
-            if event is not None:
-                query = query.where(tag_history.c.event == event)
-            if digest is not None:
-                query = query.where(tag_history.c.digest == str(digest))
-            query = query.order_by(ts.desc() if newest_first else ts).limit(limit)
-            rows = (await conn.execute(query)).all()
+            statement = _history_query(event is not None, digest is not None, newest_first)
+            parameters = {
+                "repo": repo_id,
+                "tag": tag,
+                "start": _MIN_MS if start_ms is None else start_ms,
+                "end": _MAX_MS if end_ms is None else end_ms,
+                "event": event,
+                "digest": None if digest is None else str(digest),
+                "limit": limit,
+            }
+            rows = await self._db.all(conn, statement, parameters)
         return [
-            HistoryRecord(int(r.ts_ms), Digest.parse(r.digest), r.event, r.media_type, int(r.size))
-            for r in rows
+            HistoryRecord(int(ts), Digest.stored(raw), kind, media_type, int(size))
+            for ts, raw, kind, media_type, size in rows
         ]
 
     # Browsing (the web UI) -------------------------------------------------------------------
