@@ -24,10 +24,10 @@ from typing import BinaryIO
 
 from tagtrail.blobs.driver import BlobSource, LocalFile, StoredBlob, StoredUpload
 from tagtrail.errors import BlobUploadUnknown, DigestInvalid
+from tagtrail.offload import Offload
 from tagtrail.types import DIGEST_ALGORITHMS, Digest
 
 _READ_CHUNK = 1024 * 1024
-_THREAD_MIN_BYTES = 64 * 1024  # smaller pieces are written at once: a thread costs more
 _SYNC_BYTES = 16 * 1024 * 1024
 _MARKER = "store-identity"
 
@@ -123,10 +123,10 @@ class FilesystemDriver:
             # before its offset was recorded, and must not survive.
             handle.truncate(offset)
             handle.seek(offset)
-            writer = _Writer(handle)
+            writer = Offload(_SyncingWriter(handle).write)
             try:
                 async for chunk in chunks:
-                    await writer.write(chunk)
+                    await writer.submit(chunk)
             finally:
                 await writer.wait()  # also on failure: the thread writes to this handle
             return handle.tell()
@@ -180,31 +180,17 @@ def _blobs_in(fanout: Path, algorithm: str) -> list[StoredBlob]:
     return blobs
 
 
-class _Writer:
-    """Appends to an upload file. Large pieces are written in a thread while the next one
-    arrives, and reach the disk as the upload goes (fdatasync every ``_SYNC_BYTES``), so the
-    commit's fsync has only the tail left to wait for: on a 100 MB push, writing and syncing
-    in the event loop after the body had arrived took as long as receiving it."""
+class _SyncingWriter:
+    """Appends to an upload file and makes it reach the disk as the upload goes (fdatasync
+    every ``_SYNC_BYTES``), so the commit's fsync has only the tail left to wait for: on a
+    100 MB push, writing and syncing in the event loop after the body had arrived took as
+    long as receiving it. Run through ``Offload``, large pieces are written in a thread."""
 
     def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
         self._unsynced = 0
-        self._pending: asyncio.Future[None] | None = None
 
-    async def write(self, chunk: bytes) -> None:
-        await self.wait()  # in order, one piece at a time
-        if len(chunk) < _THREAD_MIN_BYTES:
-            self._handle.write(chunk)
-            return
-        loop = asyncio.get_running_loop()
-        self._pending = loop.run_in_executor(None, self._write, chunk)
-
-    async def wait(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            await pending
-
-    def _write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes) -> None:
         self._handle.write(chunk)
         self._unsynced += len(chunk)
         if self._unsynced >= _SYNC_BYTES:

@@ -122,8 +122,9 @@ class _InProcessConnection:
         return row
 
 
-# SQLite SQL of the prebuilt statements run by _InProcessConnection.first, with the order of
-# their parameters; keyed by the statement object (they are module constants).
+# SQLite SQL of the prebuilt statements run by _InProcessConnection.first and .all, with the
+# order of their parameters and the values they carry; keyed by the statement object (they are
+# module constants).
 _COMPILED: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import product
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, select, update
@@ -91,14 +92,9 @@ _ANY_RECORD = (
     .where(tag_history.c.repository_id == bindparam("repo"), tag_history.c.tag == bindparam("tag"))
     .limit(1)
 )
-_HISTORY_QUERIES: dict[tuple[bool, bool, bool], Any] = {}
 
 
 def _history_query(by_event: bool, by_digest: bool, newest_first: bool) -> Any:
-    key = (by_event, by_digest, newest_first)
-    found = _HISTORY_QUERIES.get(key)
-    if found is not None:
-        return found
     ts = tag_history.c.ts_ms
     query = select(
         ts, tag_history.c.digest, tag_history.c.event, tag_history.c.media_type, tag_history.c.size
@@ -112,9 +108,11 @@ def _history_query(by_event: bool, by_digest: bool, newest_first: bool) -> Any:
         query = query.where(tag_history.c.event == bindparam("event"))
     if by_digest:
         query = query.where(tag_history.c.digest == bindparam("digest"))
-    query = query.order_by(ts.desc() if newest_first else ts).limit(bindparam("limit"))
-    _HISTORY_QUERIES[key] = query
-    return query
+    return query.order_by(ts.desc() if newest_first else ts).limit(bindparam("limit"))
+
+
+# Keyed by (filtered by event, filtered by digest, newest first).
+_HISTORY_QUERIES = {shape: _history_query(*shape) for shape in product((False, True), repeat=3)}
 
 
 class SqlMetadataStore:
@@ -637,7 +635,7 @@ class SqlMetadataStore:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
                 return []
-            statement = _history_query(event is not None, digest is not None, newest_first)
+            statement = _HISTORY_QUERIES[event is not None, digest is not None, newest_first]
             parameters = {
                 "repo": repo_id,
                 "tag": tag,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import uuid
@@ -20,6 +21,7 @@ from tagtrail.errors import (
 )
 from tagtrail.meta.database import now_ms
 from tagtrail.meta.store import MetadataStore
+from tagtrail.offload import Offload
 from tagtrail.types import Digest, RepoName, UploadSession
 
 _UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
@@ -51,7 +53,6 @@ def _length(content_range: tuple[int, int] | None) -> int | None:
 # Body chunks are gathered into blocks of about this size: few thread hand-offs, and the
 # driver writes (or sends to S3) large pieces.
 _BLOCK_BYTES = 1 << 20
-_THREAD_MIN_BYTES = 64 << 10  # below this, hashing in a thread costs more than it saves
 
 
 async def _blocks(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
@@ -239,22 +240,14 @@ class Uploads:
             nonlocal room
             # A failed write drops these hashers (below), so a hash still running in its
             # thread when the body is refused is left to finish on its own.
-            hashing: asyncio.Future[None] | None = None
+            hashing = Offload(functools.partial(_update, hashers))
             async for block in _blocks(body):
                 room -= len(block)
                 if room < 0:
                     raise BlobTooLarge(detail={"limit": self._limits.max_bytes})
-                if hashing is not None:
-                    await hashing
-                    hashing = None
-                if len(block) < _THREAD_MIN_BYTES:
-                    _update(hashers, block)
-                else:
-                    loop = asyncio.get_running_loop()
-                    hashing = loop.run_in_executor(None, _update, hashers, block)
+                await hashing.submit(block)
                 yield block
-            if hashing is not None:
-                await hashing
+            await hashing.wait()
 
         try:
             new_offset = await self._blobs.append_upload(session.id, session.offset, hashed())
