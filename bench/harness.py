@@ -25,6 +25,7 @@ from bench.content import OCI_MANIFEST, Image, build_image, random_payload
 from bench.history_scale import HistoryResult, measure, recording_cost
 from bench.loadgen import LoadResult, ab, wrk
 from bench.servers import Server, free_port, start_distribution, start_nginx, start_tagtrail
+from bench.upload import curl_upload, random_blob
 
 MB = 1024 * 1024
 ACCEPT = {"Accept": OCI_MANIFEST}
@@ -213,11 +214,18 @@ def main(argv: list[str] | None = None) -> int:
             held = {s.name: pushed(s, "bench/small", "v1") for s in servers}
             assert len({h.manifest_digest for h in held.values()}) == 1, held
             pushes: dict[str, list[float]] = {s.name: [] for s in servers}
+            uploads: dict[str, list[float]] = {s.name: [] for s in servers}
             big = None
             for rep in range(args.repetitions):
                 big = build_image(work / f"big{rep}", "v1", random_payload(100 * MB))
+                raw = work / f"raw{rep}.bin"
+                raw_digest = random_blob(raw, 100 * MB)
                 for server in servers if rep % 2 == 0 else list(reversed(servers)):
                     pushes[server.name].append(skopeo_push(big, server, f"bench/big{rep}"))
+                    uploads[server.name].append(
+                        curl_upload(server, f"bench/raw{rep}", raw, raw_digest)
+                    )
+                raw.unlink()
             assert big is not None
             seconds, reps = args.seconds, args.repetitions
             loads: list[tuple[str, str, Callable[[Server], LoadResult]]] = [
@@ -330,6 +338,14 @@ def main(argv: list[str] | None = None) -> int:
                     "s",
                     statistics.median(pushes["tagtrail"]),
                     statistics.median(pushes["distribution"]),
+                )
+            )
+            rows.append(
+                Row(
+                    "upload 100 MB blob (curl, one PATCH)",
+                    "s",
+                    statistics.median(uploads["tagtrail"]),
+                    statistics.median(uploads["distribution"]),
                 )
             )
             rows.append(

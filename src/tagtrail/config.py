@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     max_uploads_per_repository: int = Field(1000, ge=1, description="open upload sessions")
     max_manifest_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="manifest body size")
     max_upload_bytes: int = Field(16 * 1024**3, ge=1, description="size of one blob upload")
+    blob_cache_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="memory per worker for small blobs (64 KiB or less) served from memory; "
+        "0: none",
+    )
     max_header_bytes: int = Field(
         256 * 1024, ge=8192, description="HTTP/1 read buffer, which bounds request headers"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -13,6 +15,26 @@ from tests.api.helpers import (
     sha256,
     sha512,
 )
+from tests.server import RunningServer, start_server
+
+
+@pytest.fixture(scope="module")
+def uncached_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A registry that serves every blob from its file (pathsend), none from memory."""
+    running = start_server(
+        tmp_path_factory.mktemp("uncached") / "data", env={"TAGTRAIL_BLOB_CACHE_BYTES": "0"}
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=["from memory", "from its file"])
+def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    """Every test here runs against both ways a small blob is sent."""
+    fixture = "server" if request.param == "from memory" else "uncached_server"
+    server: RunningServer = request.getfixturevalue(fixture)
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http
 
 
 @pytest.fixture

@@ -14,10 +14,12 @@ from tests.api.helpers import assert_oci_error, repo
 
 def _route(path: str, method: str = "GET") -> tuple[str, dict[str, str]] | None:
     scope = {"type": "http", "method": method, "path": path, "root_path": ""}
-    _, child = REGISTRY.matches(scope)
-    if child.get("endpoint") is None:
-        return None if not child else ("405", child["path_params"])
-    return child["endpoint"].__name__, child["path_params"]
+    found = REGISTRY.find(scope)
+    if found is None:
+        return None
+    if found.handler is None:
+        return "405", found.params
+    return found.handler.__name__, found.params
 
 
 @pytest.mark.parametrize(

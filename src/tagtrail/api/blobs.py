@@ -9,10 +9,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from tagtrail.api.http import body, byte_range, content_range, guard, repo_name, url_for
+from tagtrail.api.http import (
+    RawResponse,
+    body,
+    byte_range,
+    content_range,
+    guard,
+    repo_name,
+    url_for,
+)
 from tagtrail.auth.model import DELETE, PULL, PUSH
 from tagtrail.auth.scopes import Scope as AuthScope
-from tagtrail.blobs.driver import LocalFile, Redirect
+from tagtrail.blobs.driver import InMemory, LocalFile, Redirect
 from tagtrail.errors import DigestInvalid, Unauthorized
 from tagtrail.registry.service import Registry
 from tagtrail.registry.uploads import Completed
@@ -69,11 +77,11 @@ async def get_blob(request: Request) -> Response:
     digest = Digest.parse(request.path_params["digest"])
     await guard(request).require(request, name, PULL, digest=digest)
     size, source = await _registry(request).blobs.open(name, digest)
-    headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes"}
     if request.method == "HEAD":
-        headers["Content-Length"] = str(size)
-        headers["Content-Type"] = "application/octet-stream"
-        return Response(status_code=200, headers=headers)
+        return RawResponse(200, [(b"content-length", b"%d" % size), *_described(digest)])
+    if isinstance(source, InMemory):
+        return _from_memory(request, digest, source.content)
+    headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes"}
     if isinstance(source, Redirect):
         return RedirectResponse(source.url, status_code=307, headers=headers)
     requested = byte_range(request, size)  # validates before anything is sent
@@ -99,6 +107,26 @@ async def get_blob(request: Request) -> Response:
     return StreamingResponse(
         chunks, status_code=status, media_type="application/octet-stream", headers=headers
     )
+
+
+def _described(digest: Digest) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-type", b"application/octet-stream"),
+        (b"docker-content-digest", str(digest).encode()),
+        (b"accept-ranges", b"bytes"),
+    ]
+
+
+def _from_memory(request: Request, digest: Digest, content: bytes) -> Response:
+    headers = _described(digest)
+    headers.append((b"etag", b'"%s"' % headers[1][1]))
+    requested = byte_range(request, len(content))  # validates before anything is sent
+    if requested is None:
+        return RawResponse(200, [(b"content-length", b"%d" % len(content)), *headers], content)
+    first, last = requested
+    headers.append((b"content-range", b"bytes %d-%d/%d" % (first, last, len(content))))
+    part = content[first : last + 1]
+    return RawResponse(206, [(b"content-length", b"%d" % len(part)), *headers], part)
 
 
 async def _nothing() -> AsyncIterator[bytes]:

@@ -102,3 +102,13 @@ HANDLERS = {
     HTTPException: http_error,
     Exception: unexpected_error,
 }
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The response for ``exc``, by the handler of its nearest class in HANDLERS: what
+    Starlette's exception middleware does, for the requests the app dispatches itself."""
+    for kind in type(exc).__mro__:
+        handler = HANDLERS.get(kind)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc  # a BaseException that is not an Exception: not an error to answer

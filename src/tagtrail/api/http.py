@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from tagtrail.api.auth import Guard
 from tagtrail.errors import (
@@ -23,6 +24,18 @@ _CONTENT_RANGE_RE = re.compile(r"(?:bytes[ =])?([0-9]{1,18})-([0-9]{1,18})(?:/(?
 _RANGE_RE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")
 _DIGITS_RE = re.compile(r"[0-9]{1,18}")
 MAX_PAGE = 10_000
+
+
+class RawResponse(Response):
+    """A response given its headers encoded and complete (Content-Length included): the
+    answer of the pull paths. Starlette's Response encodes and scans its headers for every
+    response, which cost five times this (2.5 us against 0.5) when profiled."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+        self.status_code = status
+        self.raw_headers = headers
+        self.body = body
+        self.background = None
 
 
 def guard(request: Request) -> Guard:

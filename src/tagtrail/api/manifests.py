@@ -7,7 +7,15 @@ import json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tagtrail.api.http import guard, next_link, page_params, read_limited, repo_name, url_for
+from tagtrail.api.http import (
+    RawResponse,
+    guard,
+    next_link,
+    page_params,
+    read_limited,
+    repo_name,
+    url_for,
+)
 from tagtrail.auth.model import DELETE, PULL, PUSH, Visibility
 from tagtrail.registry.manifests import Reference
 from tagtrail.registry.service import Registry
@@ -24,15 +32,14 @@ async def get_manifest(request: Request) -> Response:
     reference = Reference.parse(request.path_params["reference"])
     await guard(request).require(request, name, PULL, tag=reference.tag, digest=reference.digest)
     found = await _registry(request).manifests.get(name, reference)
-    headers = {
-        "Docker-Content-Digest": str(found.digest),
-        "ETag": f'"{found.digest}"',
-        "Content-Type": found.media_type,
-    }
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(len(found.content))
-        return Response(status_code=200, headers=headers)
-    return Response(found.content, status_code=200, headers=headers)
+    digest = str(found.digest).encode()
+    headers = [
+        (b"content-length", b"%d" % len(found.content)),
+        (b"content-type", found.media_type.encode("latin-1")),
+        (b"docker-content-digest", digest),
+        (b"etag", b'"%s"' % digest),
+    ]
+    return RawResponse(200, headers, b"" if request.method == "HEAD" else found.content)
 
 
 async def put_manifest(request: Request) -> Response:

@@ -1,8 +1,9 @@
 """The /v2/<name>/... routes, found by their last path segments in one dictionary lookup.
 
 Starlette tries its routes' regular expressions one after another: a manifest GET went through
-fifteen of them, a third of the request's time when profiled. A registry path says what it is
-in its last segments (``<name>/manifests/<reference>``, ``<name>/blobs/uploads/<id>``), and a
+fifteen of them, a third of the request's time when profiled. The app's dispatcher (api/app.py)
+finds these paths here before Starlette sees the request. A registry path says what it is in
+its last segments (``<name>/manifests/<reference>``, ``<name>/blobs/uploads/<id>``), and a
 repository name may contain any of those words as components, so the segments are read from
 the right: the rest is the name, exactly as the greedy ``{name:path}`` pattern would take it.
 """
@@ -13,11 +14,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from starlette._utils import get_route_path
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 Handler = Callable[[Request], Awaitable[Response]]
 PREFIX = "/v2/"
@@ -31,6 +30,7 @@ class Tail:
     segments: tuple[str | None, ...]
     parameter: str | None
     handlers: Mapping[str, Handler]
+    allow: str
 
     @classmethod
     def of(cls, pattern: str, handlers: Mapping[str, Handler]) -> Tail:
@@ -43,11 +43,24 @@ class Tail:
         methods = dict(handlers)
         if "GET" in methods:
             methods.setdefault("HEAD", methods["GET"])  # as Starlette does
-        return cls(segments, parameter, methods)
+        return cls(segments, parameter, methods, ", ".join(sorted(methods)))
+
+    def found(self, method: str, params: dict[str, str]) -> Found:
+        return Found(self.handlers.get(method), params, self.allow)
 
 
-class RegistryRoutes(BaseRoute):
-    """Every ``/v2/<name>/...`` route as one Starlette route; others go on to the next route."""
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A registry path's route: its handler for the method (None: the path takes other
+    methods only, a 405 naming ``allow``) and the parameters read from the path."""
+
+    handler: Handler | None
+    params: dict[str, str]
+    allow: str
+
+
+class RegistryRoutes:
+    """Every ``/v2/<name>/...`` route, found by trailing segments in one dictionary lookup."""
 
     def __init__(self, paths: list[Tail]) -> None:
         # Keyed by trailing segments (None for the parameter); longer shapes are tried first.
@@ -59,7 +72,9 @@ class RegistryRoutes(BaseRoute):
             self._paths[path.segments] = path
         self._lengths = sorted({len(key) for key in self._paths}, reverse=True)
 
-    def _find(self, route_path: str) -> tuple[Tail, dict[str, str]] | None:
+    def find(self, scope: Scope) -> Found | None:
+        """The route of an HTTP request, or None when its path is not a registry path."""
+        route_path = get_route_path(scope)
         if not route_path.startswith(PREFIX):
             return None
         rest = route_path[len(PREFIX) :]
@@ -68,34 +83,11 @@ class RegistryRoutes(BaseRoute):
             if len(parts) <= length:
                 continue  # no name left in front
             tail = parts[1:]
-            key = (*tail[:-1], None)
-            path = self._paths.get(key)
+            path = self._paths.get((*tail[:-1], None))
             if path is not None and tail[-1]:
-                return path, {"name": parts[0], path.parameter or "": tail[-1]}
+                params = {"name": parts[0], path.parameter or "": tail[-1]}
+                return path.found(scope["method"], params)
             path = self._paths.get(tuple(tail))
             if path is not None:
-                return path, {"name": parts[0]}
+                return path.found(scope["method"], {"name": parts[0]})
         return None
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http":
-            return Match.NONE, {}
-        found = self._find(get_route_path(scope))
-        if found is None:
-            return Match.NONE, {}
-        path, params = found
-        merged = {**scope.get("path_params", {}), **params}
-        handler = path.handlers.get(scope["method"])
-        if handler is None:  # the path exists: 405 unless a later route takes the method
-            allow = ", ".join(sorted(path.handlers))
-            return Match.PARTIAL, {"endpoint": None, "allow": allow, "path_params": merged}
-        return Match.FULL, {"endpoint": handler, "path_params": merged}
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler: Handler | None = scope["endpoint"]
-        if handler is None:
-            raise HTTPException(status_code=405, headers={"Allow": scope["allow"]})
-        # Exceptions go up to the app's one error mapping (api/errors.py), installed by
-        # Starlette's exception middleware around the router.
-        response = await handler(Request(scope, receive, send))
-        await response(scope, receive, send)

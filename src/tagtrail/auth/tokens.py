@@ -43,6 +43,36 @@ def _iso(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
+class _RecentlyVerified:
+    """Access tokens this process verified, by their text, until they expire.
+
+    A client sends the same token with every request until it expires, and checking its
+    ES256 signature costs about 100 us: five times a whole manifest GET. What the check
+    proved (signature, issuer, audience) holds as long as the signing key is trusted, so a
+    token is checked once; its expiry is checked on every use, and its key must still be in
+    the ring. The scopes are the token's own, read per request from its grants."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[VerifiedToken, float, str]] = {}
+
+    def get(self, token: str, keys: KeyRing) -> VerifiedToken | None:
+        found = self._entries.get(token)
+        if found is None:
+            return None
+        verified, until, kid = found
+        if time.time() > until or kid not in keys.verifying:
+            del self._entries[token]
+            return None
+        return verified
+
+    def put(self, token: str, verified: VerifiedToken, until: float, kid: str) -> None:
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()  # simpler than LRU, and tokens live minutes anyway
+        self._entries[token] = (verified, until, kid)
+
+
 class TokenAuthority:
     def __init__(
         self, keys: KeyRing, *, issuer: str, service: str, ttl: int, refresh_ttl: int
@@ -52,6 +82,7 @@ class TokenAuthority:
         self.service = service
         self.ttl = ttl
         self.refresh_ttl = refresh_ttl
+        self._recent = _RecentlyVerified()
 
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(
@@ -92,6 +123,9 @@ class TokenAuthority:
         return self._sign(claims)
 
     def _decode(self, token: str) -> dict[str, Any]:
+        return self._decode_with_kid(token)[0]
+
+    def _decode_with_kid(self, token: str) -> tuple[dict[str, Any], str]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -100,7 +134,7 @@ class TokenAuthority:
             raise Unauthorized("token algorithm not accepted")
         kid = header.get("kid")
         key = self._keys.public_key(kid) if isinstance(kid, str) else None
-        if key is None:
+        if key is None or not isinstance(kid, str):
             raise Unauthorized("token signed by an unknown key")
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -114,10 +148,19 @@ class TokenAuthority:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"token rejected: {exc}") from exc
-        return claims
+        return claims, kid
 
     def verify(self, token: str) -> VerifiedToken:
-        claims = self._decode(token)
+        verified = self._recent.get(token, self._keys)
+        if verified is None:
+            claims, kid = self._decode_with_kid(token)
+            verified = self._access(claims)
+            # The same bound as jwt.decode's: exp plus the leeway.
+            self._recent.put(token, verified, float(claims["exp"]) + _LEEWAY_SECONDS, kid)
+        return verified
+
+    @staticmethod
+    def _access(claims: dict[str, Any]) -> VerifiedToken:
         if claims.get("typ") == "refresh":
             raise Unauthorized("a refresh token is not an access token")
         grants: dict[tuple[str, str], Grant] = {}

@@ -44,7 +44,14 @@ class Stream:
     open: Callable[[int, int], AsyncIterator[bytes]]
 
 
-BlobSource = LocalFile | Redirect | Stream
+@dataclass(frozen=True, slots=True)
+class InMemory:
+    """The blob's bytes, held in this process (small blobs, registry/blob_cache.py)."""
+
+    content: bytes
+
+
+BlobSource = LocalFile | Redirect | Stream | InMemory
 
 
 @dataclass(frozen=True, slots=True)

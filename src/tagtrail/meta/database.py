@@ -8,7 +8,7 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, cast
 
 from sqlalchemy import QueuePool, create_engine, event, text
@@ -122,6 +122,21 @@ class _InProcessConnection:
         return row
 
 
+class _Entered:
+    """An async context that hands out a connection held elsewhere and does nothing on exit."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def __aenter__(self) -> AsyncConnection:
+        return self._conn
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
 # SQLite SQL of the prebuilt statements run by _InProcessConnection.first and .all, with the
 # order of their parameters and the values they carry; keyed by the statement object (they are
 # module constants).
@@ -226,13 +241,18 @@ class Database:
                     await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
                 yield conn
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A read: on SQLite the process's in-process connection, as a plain context that
+        costs nothing to enter (every pull starts here; a generator-based one cost more
+        than the tag lookup's own statement), on PostgreSQL a pooled transaction."""
         if self._reader is not None:
             # Only what AsyncConnection offers that the stores use: execute, scalar(s),
             # run_sync. The cast keeps one implementation of every query for both paths.
-            yield cast(AsyncConnection, self._in_process())
-            return
+            return _Entered(cast(AsyncConnection, self._in_process()))
+        return self._pooled_read()
+
+    @asynccontextmanager
+    async def _pooled_read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn, conn.begin():
             yield conn
 

@@ -8,6 +8,7 @@ from tagtrail.blobs.driver import BlobDriver
 from tagtrail.blobs.factory import open_driver
 from tagtrail.config import Settings
 from tagtrail.meta.store import MetadataStore
+from tagtrail.registry.blob_cache import BlobCache
 from tagtrail.registry.blobs import Blobs
 from tagtrail.registry.history import History
 from tagtrail.registry.manifests import Manifests
@@ -31,12 +32,13 @@ class Registry:
         *,
         protect_history: bool,
         limits: UploadLimits | None = None,
+        blob_cache: BlobCache | None = None,
     ) -> Registry:
         return cls(
             meta=meta,
             driver=driver,
             uploads=Uploads(meta, driver, limits),
-            blobs=Blobs(meta, driver, protect_history),
+            blobs=Blobs(meta, driver, protect_history, blob_cache),
             manifests=Manifests(meta, protect_history),
             history=History(meta),
         )
@@ -50,7 +52,13 @@ class Registry:
             per_repository=settings.max_uploads_per_repository,
             expiry_ms=settings.upload_expiry_seconds * 1000,
         )
-        return cls.build(meta, driver, protect_history=settings.protect_history, limits=limits)
+        return cls.build(
+            meta,
+            driver,
+            protect_history=settings.protect_history,
+            limits=limits,
+            blob_cache=BlobCache(settings.blob_cache_bytes),
+        )
 
     async def close(self) -> None:
         await self.driver.close()
