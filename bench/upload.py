@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -62,6 +63,10 @@ def curl_upload(server: Server, repository: str, blob: Path, digest: str) -> flo
         for line in patch.stdout.splitlines()
         if line.lower().startswith("location:")
     )
-    closed = httpx.put(_absolute(server, location), params={"digest": digest}, timeout=60)
+    # The Location may carry state of its own (Distribution's ``_state``): add to its query.
+    separator = "&" if "?" in location else "?"
+    closed = httpx.put(
+        f"{_absolute(server, location)}{separator}digest={quote(digest)}", timeout=60
+    )
     closed.raise_for_status()
     return time.perf_counter() - began

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.server import free_port
+from tests.reliability.crashes import descendants
+from tests.server import free_port, start_server
 
 
 @contextmanager
@@ -99,3 +100,24 @@ def test_bad_settings_are_one_clear_error(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2
     assert "config file not found" in missing.stderr
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_stopping_a_server_started_under_faketime_ends_all_its_processes(
+    tmp_path: Path,
+) -> None:
+    """faketime forks the server: the test helper must stop the server and its workers too,
+    not only the wrapper, or they keep running (and holding ports) through later tests."""
+    server = start_server(tmp_path / "data", "--workers", "2", prefix=("faketime", "-f", "-1h"))
+    started = descendants(server.process.pid)
+    assert len(started) >= 3  # the wrapper or server, granian's main process, two workers
+    server.stop()
+    assert [pid for pid in started if _running(pid)] == []

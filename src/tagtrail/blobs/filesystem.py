@@ -20,15 +20,14 @@ import os
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
 
 from tagtrail.blobs.driver import BlobSource, LocalFile, StoredBlob, StoredUpload
+from tagtrail.blobs.upload_writers import writer_for
 from tagtrail.errors import BlobUploadUnknown, DigestInvalid
 from tagtrail.offload import Offload
 from tagtrail.types import DIGEST_ALGORITHMS, Digest
 
 _READ_CHUNK = 1024 * 1024
-_SYNC_BYTES = 16 * 1024 * 1024
 _MARKER = "store-identity"
 
 
@@ -123,12 +122,16 @@ class FilesystemDriver:
             # before its offset was recorded, and must not survive.
             handle.truncate(offset)
             handle.seek(offset)
-            writer = Offload(_SyncingWriter(handle).write)
+            writer = writer_for(path, handle, offset)
+            pieces = Offload(writer.write)
             try:
                 async for chunk in chunks:
-                    await writer.submit(chunk)
+                    await pieces.submit(chunk)
             finally:
-                await writer.wait()  # also on failure: the thread writes to this handle
+                try:
+                    await pieces.wait()  # also on failure: the thread writes to this handle
+                finally:
+                    await asyncio.to_thread(writer.close)
             return handle.tell()
 
     async def read_upload(self, upload_id: str) -> AsyncIterator[bytes]:
@@ -178,25 +181,6 @@ def _blobs_in(fanout: Path, algorithm: str) -> list[StoredBlob]:
         if digest.hex[:2] == fanout.name:
             blobs.append(StoredBlob(digest, stat.st_mtime_ns // 1_000_000, stat.st_size))
     return blobs
-
-
-class _SyncingWriter:
-    """Appends to an upload file and makes it reach the disk as the upload goes (fdatasync
-    every ``_SYNC_BYTES``), so the commit's fsync has only the tail left to wait for: on a
-    100 MB push, writing and syncing in the event loop after the body had arrived took as
-    long as receiving it. Run through ``Offload``, large pieces are written in a thread."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
-        self._unsynced = 0
-
-    def write(self, chunk: bytes) -> None:
-        self._handle.write(chunk)
-        self._unsynced += len(chunk)
-        if self._unsynced >= _SYNC_BYTES:
-            self._handle.flush()
-            os.fdatasync(self._handle.fileno())
-            self._unsynced = 0
 
 
 def _commit(source: Path, target: Path) -> None:
