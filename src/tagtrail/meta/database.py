@@ -113,6 +113,10 @@ class _InProcessConnection:
         driver = self._connection.connection.driver_connection
         return driver.execute(sql, values)  # type: ignore[union-attr]
 
+    def run(self, statement: Any, parameters: dict[str, Any]) -> None:
+        """A prebuilt write statement, run as ``first`` runs a read."""
+        self._cursor(statement, parameters)
+
     def first(self, statement: Any, parameters: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row of a prebuilt statement, run straight on sqlite3 with SQL compiled
         once: SQLAlchemy's execution machinery costs ten times what SQLite takes to answer a
@@ -311,6 +315,16 @@ class Database:
             return conn.first(statement, parameters)
         row = (await conn.execute(statement, parameters)).first()
         return None if row is None else tuple(row)
+
+    @staticmethod
+    async def run(conn: AsyncConnection, statement: Any, parameters: dict[str, Any]) -> None:
+        """A prebuilt write statement (INSERT, UPDATE with bound values only), by the fastest
+        path the connection has: a tag move is three of them, and through SQLAlchemy's
+        execution they cost a sixth of a manifest PUT, its fsync included."""
+        if isinstance(conn, _InProcessConnection):
+            conn.run(statement, parameters)
+            return
+        await conn.execute(statement, parameters)
 
     @staticmethod
     async def all(

@@ -81,7 +81,15 @@ _TAG_UPDATE = (
     .where(tags.c.repository_id == bindparam("repo"), tags.c.name == bindparam("tag"))
     .values(digest=bindparam("digest"), updated_ms=bindparam("ts"))
 )
-_RECORD = tag_history.insert()
+_RECORD = tag_history.insert().values(
+    repository_id=bindparam("repo"),
+    tag=bindparam("tag"),
+    ts_ms=bindparam("ts"),
+    digest=bindparam("digest"),
+    event=bindparam("event"),
+    media_type=bindparam("media_type"),
+    size=bindparam("size"),
+)
 
 # History reads: one prebuilt statement per shape (which filters, which order), the bounds
 # always bound (open ones as the extremes of a BIGINT), since building a statement per query
@@ -390,14 +398,14 @@ class SqlMetadataStore:
         self, conn: AsyncConnection, repo_id: int, tag: Tag, manifest: Manifest
     ) -> TagMove:
         await self._db.lock(conn, "tag", repo_id, tag)
-        state = (await conn.execute(_TAG_STATE, {"repo": repo_id, "tag": tag})).one()
-        current, last = state.digest, state.last
+        state = await self._db.first(conn, _TAG_STATE, {"repo": repo_id, "tag": tag})
+        current, last = state if state is not None else (None, None)
         new_digest = str(manifest.digest)
         if current == new_digest:
             return TagMove(tag, manifest.digest, moved=False)
         ts = await self._next_timestamp(conn, last)
         moved = {"repo": repo_id, "tag": tag, "digest": new_digest, "ts": ts}
-        await conn.execute(_TAG_INSERT if current is None else _TAG_UPDATE, moved)
+        await self._db.run(conn, _TAG_INSERT if current is None else _TAG_UPDATE, moved)
         await self._record(
             conn, repo_id, tag, ts, new_digest, "created", manifest.media_type, manifest.size
         )
@@ -422,12 +430,13 @@ class SqlMetadataStore:
         media_type: str,
         size: int,
     ) -> None:
-        await conn.execute(
+        await self._db.run(
+            conn,
             _RECORD,
             {
-                "repository_id": repo_id,
+                "repo": repo_id,
                 "tag": tag,
-                "ts_ms": ts,
+                "ts": ts,
                 "digest": digest,
                 "event": kind,
                 "media_type": media_type,
