@@ -44,29 +44,59 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        """Stop the server and every process it started. They are signalled as a group: a
-        prefix such as faketime forks the server, which outlived it when only the prefix was
-        signalled, and held its port and files through later tests and benchmarks."""
-        _signal_group(self.process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while _group_alive(self.process.pid) and time.monotonic() < deadline:
-            self.process.poll()  # reaps the leader, so it stops counting as alive
-            time.sleep(0.05)
-        _signal_group(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        """Stop the server and every process it started, and return once none of them runs.
+
+        A prefix such as faketime forks the server, and signalling only the prefix left the
+        server running, holding its port and files through later tests and benchmarks. So
+        each process of the group but the server's workers gets SIGTERM (the prefix and the
+        server; a worker told to stop before its server could wait for it forever), and
+        whatever still runs after 10 s gets SIGKILL."""
+        group = self.process.pid
+        for pid in _top_processes(_members(group)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for patience in (10.0, 10.0):
+            deadline = time.monotonic() + patience
+            while time.monotonic() < deadline:
+                self.process.poll()  # reaps the leader; the others are their parents' to reap
+                if not running_in_group(group):
+                    self.process.wait()
+                    return
+                time.sleep(0.05)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        raise RuntimeError(f"processes {running_in_group(group)} survived SIGKILL")
 
 
-def _signal_group(group: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signum)
+def _members(group: int) -> dict[int, tuple[int, str, bytes]]:
+    """{pid: (parent pid, state, command line)} of the processes in process group ``group``."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[3]) == group:
+            found[int(entry.name)] = (int(fields[1]), fields[0], command)
+    return found
 
 
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _top_processes(members: dict[int, tuple[int, str, bytes]]) -> list[int]:
+    """The members that are not server workers: a worker is forked, so it has the same
+    command line as its parent."""
+    return [
+        pid
+        for pid, (parent, _, command) in members.items()
+        if parent not in members or members[parent][2] != command
+    ]
+
+
+def running_in_group(group: int) -> list[int]:
+    """Processes of process group ``group`` that still run (zombies do not count)."""
+    return [pid for pid, (_, state, _) in _members(group).items() if state not in ("Z", "X")]
 
 
 def start_server(

@@ -102,13 +102,13 @@ def test_bad_settings_are_one_clear_error(tmp_path: Path) -> None:
     assert "config file not found" in missing.stderr
 
 
-def _running(pid: int) -> bool:
-    """Alive and not a zombie waiting to be reaped."""
+def _running(pid: int) -> str | None:
+    """The state of a process that still runs (not a zombie), else None."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
-        return False
-    return state != "Z"
+        return None
+    return None if state in ("Z", "X") else state
 
 
 def test_stopping_a_server_started_under_faketime_ends_all_its_processes(
@@ -120,4 +120,4 @@ def test_stopping_a_server_started_under_faketime_ends_all_its_processes(
     started = descendants(server.process.pid)
     assert len(started) >= 3  # the wrapper or server, granian's main process, two workers
     server.stop()
-    assert [pid for pid in started if _running(pid)] == []
+    assert {pid: _running(pid) for pid in started if _running(pid)} == {}

@@ -118,8 +118,7 @@ def _described(digest: Digest) -> list[tuple[bytes, bytes]]:
 
 
 def _from_memory(request: Request, digest: Digest, content: bytes) -> Response:
-    headers = _described(digest)
-    headers.append((b"etag", b'"%s"' % headers[1][1]))
+    headers = [*_described(digest), (b"etag", f'"{digest}"'.encode())]
     requested = byte_range(request, len(content))  # validates before anything is sent
     if requested is None:
         return RawResponse(200, [(b"content-length", b"%d" % len(content)), *headers], content)

@@ -141,7 +141,7 @@ class _Entered:
         return None
 
 
-# SQLite SQL of the prebuilt statements run by _InProcessConnection.first and .all, with the
+# SQLite SQL of the prebuilt statements run by _InProcessConnection.first, .all and .run, with the
 # order of their parameters and the values they carry; keyed by the statement object (they are
 # module constants).
 _COMPILED: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = {}

@@ -22,7 +22,7 @@ class Blobs:
         self._meta = meta
         self._driver = driver
         self._protect_history = protect_history
-        self._cache = cache or BlobCache(0)
+        self._cache = cache if cache is not None else BlobCache(0)  # 0: holds nothing
 
     async def open(self, name: RepoName, digest: Digest) -> tuple[int, BlobSource]:
         """Size and source of a blob linked into ``name``; BlobUnknown otherwise. Small blobs
