@@ -107,6 +107,16 @@ def _policy() -> Path:
     return path
 
 
+def _median_row(label: str, seconds: dict[str, list[float]]) -> Row:
+    """Median wall times of each server's repetitions."""
+    return Row(
+        label,
+        "s",
+        statistics.median(seconds["tagtrail"]),
+        statistics.median(seconds["distribution"]),
+    )
+
+
 def _median_load(runs: list[LoadResult]) -> LoadResult:
     return LoadResult(
         statistics.median(r.requests_per_second for r in runs),
@@ -339,22 +349,8 @@ def main(argv: list[str] | None = None) -> int:
                         found["distribution"].bytes_per_second / MB,
                     )
                 )
-            rows.append(
-                Row(
-                    "push 100 MB image (skopeo)",
-                    "s",
-                    statistics.median(pushes["tagtrail"]),
-                    statistics.median(pushes["distribution"]),
-                )
-            )
-            rows.append(
-                Row(
-                    "upload 100 MB blob (curl, one PATCH)",
-                    "s",
-                    statistics.median(uploads["tagtrail"]),
-                    statistics.median(uploads["distribution"]),
-                )
-            )
+            rows.append(_median_row("push 100 MB image (skopeo)", pushes))
+            rows.append(_median_row("upload 100 MB blob (curl, one PATCH)", uploads))
             rows.append(
                 Row(
                     "peak RSS under load",

@@ -12,21 +12,18 @@ import pytest
 
 from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.errors import ManifestBlobUnknown
-from tagtrail.meta.database import now_ms
-from tagtrail.meta.garbage import GcPolicy
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.sql_garbage import SqlGarbageStore
 from tagtrail.meta.store_identity import database_identity
 from tagtrail.registry.gc import GarbageCollector, GcReport
 from tagtrail.registry.store_guard import claim_store
 from tagtrail.types import OCI_INDEX, OCI_MANIFEST, Digest, Manifest, RepoName, Tag
+from tests.meta.gc_policy import DAY_MS, HOUR_MS, gc_policy
 
 pytestmark = pytest.mark.anyio
 
 REPO = RepoName("team/app")
 OTHER = RepoName("team/other")
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 
 
 @dataclass
@@ -49,15 +46,7 @@ class World:
         return digest
 
     async def run(self, *, later_ms: int = 2 * HOUR_MS, **policy: object) -> GcReport:
-        settings: dict[str, object] = {
-            "now_ms": now_ms() + later_ms,
-            "grace_ms": HOUR_MS,
-            "retention_ms": None,
-            "delete_untagged": False,
-            "dry_run": False,
-            **policy,
-        }
-        return await self.gc.run(GcPolicy(**settings), upload_expiry_ms=DAY_MS)  # type: ignore[arg-type]
+        return await self.gc.run(gc_policy(later_ms, **policy), upload_expiry_ms=DAY_MS)
 
     async def has_bytes(self, digest: Digest) -> bool:
         return await self.driver.size(digest) is not None

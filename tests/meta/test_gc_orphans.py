@@ -16,8 +16,6 @@ from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.blobs.s3 import S3Driver
 from tagtrail.config import S3Settings
 from tagtrail.errors import BlobUploadInvalid
-from tagtrail.meta.database import now_ms
-from tagtrail.meta.garbage import GcPolicy
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.sql_garbage import SqlGarbageStore
 from tagtrail.meta.store_identity import database_identity
@@ -27,13 +25,12 @@ from tagtrail.registry.store_guard import claim_store
 from tagtrail.registry.uploads import Uploads
 from tagtrail.types import OCI_MANIFEST, Digest, Manifest, RepoName, Tag
 from tests.blobs.planting import blob_path, chunks, commit, exists, plant, remove
+from tests.meta.gc_policy import DAY_MS, HOUR_MS, gc_policy
 from tests.s3 import S3Endpoint
 
 pytestmark = pytest.mark.anyio
 
 REPO = RepoName("team/app")
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 
 
 @dataclass
@@ -43,22 +40,9 @@ class World:
     garbage: SqlGarbageStore
 
     async def run(self, *, later_ms: int = 2 * HOUR_MS, **policy: object) -> GcReport:
-        """gc as if run ``later_ms`` from now: object stores can't back-date, gc's clock can."""
         return await GarbageCollector(self.garbage, self.driver).run(
-            self.policy(later_ms, **policy), upload_expiry_ms=DAY_MS
+            gc_policy(later_ms, **policy), upload_expiry_ms=DAY_MS
         )
-
-    @staticmethod
-    def policy(later_ms: int, **overrides: object) -> GcPolicy:
-        settings: dict[str, object] = {
-            "now_ms": now_ms() + later_ms,
-            "grace_ms": HOUR_MS,
-            "retention_ms": None,
-            "delete_untagged": False,
-            "dry_run": False,
-            **overrides,
-        }
-        return GcPolicy(**settings)  # type: ignore[arg-type]
 
     async def stored(self) -> set[Digest]:
         return {blob.digest async for blob in self.driver.stored_blobs()}
@@ -161,7 +145,7 @@ async def test_a_push_racing_the_orphan_pass_is_kept_or_refused_never_lost(
     linked them. The first push must fail, not be acknowledged; the second keeps its bytes."""
     uploads = Uploads(world.store, world.driver)
     orphans = OrphanCollector(world.garbage, world.driver)
-    no_grace = world.policy(60_000, grace_ms=0)  # a minute on: what is committed now is old
+    no_grace = gc_policy(60_000, grace_ms=0)  # a minute on: what is committed now is old
     commit_upload, size = world.driver.commit_upload, world.driver.size
     taken: list[str] = []
 

@@ -16,8 +16,7 @@ from tagtrail.blobs.driver import BlobDriver
 from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.blobs.s3 import S3Driver
 from tagtrail.config import S3Settings
-from tagtrail.meta.database import Database, now_ms
-from tagtrail.meta.garbage import GcPolicy
+from tagtrail.meta.database import Database
 from tagtrail.meta.migrate import upgrade_to_head
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.sql_garbage import SqlGarbageStore
@@ -27,13 +26,13 @@ from tagtrail.registry.gc_orphans import ORPHANED
 from tagtrail.registry.store_guard import StoreMismatch, claim_store
 from tagtrail.types import Digest, RepoName
 from tests.blobs.planting import blob_path, commit, exists, plant
+from tests.meta.gc_policy import DAY_MS, gc_policy
 from tests.postgres import fresh_database_async
 from tests.s3 import S3Endpoint
 
 pytestmark = pytest.mark.anyio
 
 REPO = RepoName("team/app")
-HOUR_MS = 3_600_000
 
 
 async def identity_of(url: str) -> str:
@@ -92,17 +91,9 @@ class World:
 
     async def gc(self, **overrides: object) -> list[str]:
         """gc two hours on (object stores can't back-date): the digests it took or would."""
-        settings: dict[str, object] = {
-            "now_ms": now_ms() + 2 * HOUR_MS,
-            "grace_ms": HOUR_MS,
-            "retention_ms": None,
-            "delete_untagged": False,
-            "dry_run": False,
-            **overrides,
-        }
-        policy = GcPolicy(**settings)  # type: ignore[arg-type]
+        policy = gc_policy(**overrides)
         collector = GarbageCollector(SqlGarbageStore(self.store.database), self.driver)
-        report = await collector.run(policy, upload_expiry_ms=24 * HOUR_MS)
+        report = await collector.run(policy, upload_expiry_ms=DAY_MS)
         return sorted(c.digest for c in report.collected if c.kind in ("blob bytes", ORPHANED))
 
     async def garbage(self) -> tuple[Digest, Digest]:

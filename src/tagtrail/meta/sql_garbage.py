@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +23,20 @@ from tagtrail.meta.store_identity import database_identity
 from tagtrail.types import RepoName, UploadSession
 
 _BATCH = 500
+
+
+def _batches(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``values`` in slices of _BATCH: a statement's bound parameters are limited."""
+    for start in range(0, len(values), _BATCH):
+        yield values[start : start + _BATCH]
+
+
+async def _present(conn: AsyncConnection, column: Any, values: Sequence[str]) -> set[str]:
+    """Which of ``values`` appear in ``column``."""
+    found: set[str] = set()
+    for batch in _batches(values):
+        found.update(await conn.scalars(select(column).where(column.in_(batch)).distinct()))
+    return found
 
 
 class SqlGarbageStore:
@@ -98,19 +113,17 @@ class SqlGarbageStore:
         self, conn: AsyncConnection, repo_id: int, digests: list[str]
     ) -> dict[str, int]:
         sizes: dict[str, int] = {}
-        for start in range(0, len(digests), _BATCH):
+        for batch in _batches(digests):
             rows = await conn.execute(
                 select(manifests.c.digest, manifests.c.size).where(
-                    manifests.c.repository_id == repo_id,
-                    manifests.c.digest.in_(digests[start : start + _BATCH]),
+                    manifests.c.repository_id == repo_id, manifests.c.digest.in_(batch)
                 )
             )
             sizes.update((r.digest, int(r.size)) for r in rows)
         return sizes
 
     async def _remove(self, conn: AsyncConnection, repo_id: int, gone: list[str]) -> None:
-        for start in range(0, len(gone), _BATCH):
-            batch = gone[start : start + _BATCH]
+        for batch in _batches(gone):
             await conn.execute(
                 delete(manifest_refs).where(
                     manifest_refs.c.repository_id == repo_id,
@@ -126,12 +139,12 @@ class SqlGarbageStore:
     async def _remove_links(
         self, conn: AsyncConnection, repo_id: int, gone: list[str], policy: GcPolicy
     ) -> None:
-        for start in range(0, len(gone), _BATCH):
+        for batch in _batches(gone):
             # The age is checked again here: a link pushed again meanwhile is young again.
             await conn.execute(
                 delete(blob_links).where(
                     blob_links.c.repository_id == repo_id,
-                    blob_links.c.digest.in_(gone[start : start + _BATCH]),
+                    blob_links.c.digest.in_(batch),
                     blob_links.c.created_ms <= policy.young_after_ms,
                 )
             )
@@ -146,31 +159,16 @@ class SqlGarbageStore:
             return set(rows)
 
     async def recorded_blobs(self, digests: Sequence[str]) -> set[str]:
-        found: set[str] = set()
         async with self._db.read() as conn:
-            for start in range(0, len(digests), _BATCH):
-                batch = digests[start : start + _BATCH]
-                query = select(blob_links.c.digest).where(blob_links.c.digest.in_(batch))
-                found.update(await conn.scalars(query.distinct()))
+            found = await _present(conn, blob_links.c.digest, digests)
             # Manifest references are indexed by repository first, so only the few digests no
             # link names are looked up there.
             rest = [d for d in digests if d not in found]
-            for start in range(0, len(rest), _BATCH):
-                batch = rest[start : start + _BATCH]
-                query = select(manifest_refs.c.child_digest).where(
-                    manifest_refs.c.child_digest.in_(batch)
-                )
-                found.update(await conn.scalars(query.distinct()))
-        return found
+            return found | await _present(conn, manifest_refs.c.child_digest, rest)
 
     async def recorded_uploads(self, upload_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
         async with self._db.read() as conn:
-            for start in range(0, len(upload_ids), _BATCH):
-                batch = upload_ids[start : start + _BATCH]
-                query = select(uploads.c.id).where(uploads.c.id.in_(batch))
-                found.update(await conn.scalars(query))
-        return found
+            return await _present(conn, uploads.c.id, upload_ids)
 
     async def _orphan(self, conn: AsyncConnection, digest: str) -> bool:
         linked = await conn.scalar(
