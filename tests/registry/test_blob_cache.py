@@ -38,7 +38,7 @@ def test_cache_refuses_blobs_above_its_largest_and_holds_nothing_when_off() -> N
     cache.put(_digest(1), bytes(101))
     assert cache.get(_digest(1)) is None and cache.held == 0
     off = BlobCache(0)
-    assert not off.admits(1)
+    assert not off.admits(1) and not off.admits(0)  # not even an empty blob
     off.put(_digest(2), b"x")
     assert off.get(_digest(2)) is None
 

@@ -27,7 +27,7 @@ class BlobCache:
         self._held = 0
 
     def admits(self, size: int) -> bool:
-        return size <= self.largest
+        return self.capacity > 0 and size <= self.largest
 
     def get(self, digest: Digest) -> bytes | None:
         content = self._entries.get(digest)
