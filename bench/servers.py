@@ -88,16 +88,19 @@ def _wait(server: Server, path: str = "/v2/") -> Server:
     raise RuntimeError(f"{server.name} did not start")
 
 
-def start_tagtrail(data: Path, workers: int) -> Server:
+def start_tagtrail(
+    data: Path, workers: int, *, auth: bool = False, env: dict[str, str] | None = None
+) -> Server:
+    """tagtrail on a free port, without auth unless asked (``env`` adds TAGTRAIL_* settings)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")}
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "tagtrail",
             "serve",
-            "--no-auth",
+            "--auth" if auth else "--no-auth",
             "--listen",
             f"127.0.0.1:{port}",
             "--data-dir",
@@ -107,7 +110,7 @@ def start_tagtrail(data: Path, workers: int) -> Server:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**env, "TAGTRAIL_LOG_LEVEL": "error"},
+        env={**clean, "TAGTRAIL_LOG_LEVEL": "error", **(env or {})},
     )
     return _wait(Server("tagtrail", process, port))
 

@@ -9,6 +9,32 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# How long apt_get waits for another apt or dpkg (unattended-upgrades, a second scripts/test).
+APT_LOCK_TIMEOUT="${TAGTRAIL_APT_LOCK_TIMEOUT:-600}"
+APT_LOCK_POLL="${TAGTRAIL_APT_LOCK_POLL:-5}"
+
+# apt_get ARGS...: apt-get as root that waits, up to APT_LOCK_TIMEOUT seconds, for the locks
+# another apt or dpkg holds instead of failing. DPkg::Lock::Timeout makes apt itself wait for
+# the dpkg lock (install), but `apt-get update` still fails at once on the lists lock (apt
+# 2.6), so a failure that names a lock is retried until the deadline.
+apt_get() {
+    local deadline=$((SECONDS + APT_LOCK_TIMEOUT)) errors status
+    errors="$(mktemp)"
+    while true; do
+        status=0
+        as_root env LC_ALL=C DEBIAN_FRONTEND=noninteractive ${APT_CONFIG:+APT_CONFIG="$APT_CONFIG"} \
+            apt-get -o DPkg::Lock::Timeout="$APT_LOCK_TIMEOUT" "$@" 2>"$errors" || status=$?
+        if [ "$status" -eq 0 ] || ! grep -q "Could not get lock" "$errors" \
+            || [ "$SECONDS" -ge "$deadline" ]; then
+            cat "$errors" >&2
+            rm -f "$errors"
+            return "$status"
+        fi
+        echo "waiting for another apt or dpkg to finish: $(grep -m1 'Could not get lock' "$errors")" >&2
+        sleep "$APT_LOCK_POLL"
+    done
+}
+
 # apt_ensure PACKAGE...: install the Debian packages that are not installed yet.
 apt_ensure() {
     local missing=()
@@ -18,9 +44,8 @@ apt_ensure() {
     done
     [ "${#missing[@]}" -eq 0 ] && return 0
     echo "installing Debian packages: ${missing[*]}" >&2
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >&2
+    apt_get update -qq
+    apt_get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
 # ensure_venv EXTRAS: create the virtualenv and (re)install the project when pyproject changed.

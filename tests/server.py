@@ -52,7 +52,7 @@ class RunningServer:
         server; a worker told to stop before its server could wait for it forever), and
         whatever still runs after 10 s gets SIGKILL."""
         group = self.process.pid
-        for pid in _top_processes(_members(group)):
+        for pid in top_processes(group):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         for patience in (10.0, 10.0):
@@ -68,7 +68,7 @@ class RunningServer:
         raise RuntimeError(f"processes {running_in_group(group)} survived SIGKILL")
 
 
-def _members(group: int) -> dict[int, tuple[int, str, bytes]]:
+def members(group: int) -> dict[int, tuple[int, str, bytes]]:
     """{pid: (parent pid, state, command line)} of the processes in process group ``group``."""
     found = {}
     for entry in Path("/proc").iterdir():
@@ -84,19 +84,29 @@ def _members(group: int) -> dict[int, tuple[int, str, bytes]]:
     return found
 
 
-def _top_processes(members: dict[int, tuple[int, str, bytes]]) -> list[int]:
-    """The members that are not server workers: a worker is forked, so it has the same
-    command line as its parent."""
+def top_processes(group: int) -> list[int]:
+    """The processes of group ``group`` that are not server workers (a prefix such as
+    faketime, and the server): a worker is forked, so it has its parent's command line."""
+    found = members(group)
     return [
         pid
-        for pid, (parent, _, command) in members.items()
-        if parent not in members or members[parent][2] != command
+        for pid, (parent, _, command) in found.items()
+        if parent not in found or found[parent][2] != command
     ]
 
 
 def running_in_group(group: int) -> list[int]:
     """Processes of process group ``group`` that still run (zombies do not count)."""
-    return [pid for pid, (_, state, _) in _members(group).items() if state not in ("Z", "X")]
+    return [pid for pid, (_, state, _) in members(group).items() if state not in ("Z", "X")]
+
+
+# What `tagtrail serve` says when its address is bound by anything else.
+PORT_TAKEN = "address already in use"
+_PORT_ATTEMPTS = 5
+
+
+class PortTaken(RuntimeError):
+    """The server refused to start: something else listens on its port."""
 
 
 def start_server(
@@ -105,9 +115,30 @@ def start_server(
     timeout: float = 30,
     env: dict[str, str] | None = None,
     prefix: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> RunningServer:
-    """Start ``tagtrail serve``; without ``--auth`` among the flags it runs with ``--no-auth``."""
-    port = free_port()
+    """Start ``tagtrail serve``; without ``--auth`` among the flags it runs with ``--no-auth``.
+
+    On ``port`` if given: PortTaken if something (a server of an earlier start?) listens
+    there. Else on a free port, and on another one when a test running beside took it
+    between free_port() and the server's bind."""
+    for _ in range(_PORT_ATTEMPTS):
+        try:
+            return _start(data_dir, extra_args, timeout, env, prefix, port or free_port())
+        except PortTaken:
+            if port is not None:
+                raise
+    raise PortTaken(f"{_PORT_ATTEMPTS} free ports in a row were taken before the server bound")
+
+
+def _start(
+    data_dir: Path,
+    extra_args: tuple[str, ...],
+    timeout: float,
+    env: dict[str, str] | None,
+    prefix: tuple[str, ...],
+    port: int,
+) -> RunningServer:
     if "--auth" not in extra_args:
         extra_args = ("--no-auth", *extra_args)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -139,6 +170,8 @@ def start_server(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            if PORT_TAKEN in server.log():
+                raise PortTaken(f"port {port} is taken:\n{server.log()}")
             raise RuntimeError(f"tagtrail exited with {process.returncode}:\n{server.log()}")
         try:
             # Any answer means it serves (401 with auth on); readiness is not a TLS check.

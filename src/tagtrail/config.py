@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -60,6 +61,11 @@ class Settings(BaseSettings):
     protect_history: bool = Field(
         False, description="refuse DELETE by digest for digests that a tag history names"
     )
+    allow_nondistributable_artifacts: bool = Field(
+        True,
+        description="accept manifests whose non-distributable layers (with urls) were not "
+        "pushed; off: every layer must be pushed",
+    )
     workers: int = Field(1, ge=1, description="server worker processes")
     auth: bool = Field(True, description="require tokens (Docker registry token protocol)")
     service: str | None = Field(
@@ -109,7 +115,14 @@ class Settings(BaseSettings):
     )
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    log_level: str = Field("info")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", description="how much the server logs"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("listen")
     @classmethod
@@ -175,3 +188,43 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and config file, with explicit overrides on top."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def validation_message(exc: ValidationError, flags: Mapping[str, str]) -> str:
+    """``exc`` in one line, each problem named by where its value came from: the flag in
+    ``flags`` (field -> flag given), else the TAGTRAIL_* variable set, else the config file."""
+    problems = []
+    set_variables = {name.upper() for name in os.environ}
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        reason = error["msg"].removeprefix("Value error, ")
+        reason = reason[:1].lower() + reason[1:]
+        if not loc:  # a check across settings (model validator): the reason says which
+            problems.append(reason)
+            continue
+        value = _shown(loc, error["input"]) if error["type"] != "missing" else ""
+        # TAGTRAIL_S3__BUCKET, or TAGTRAIL_S3 holding JSON
+        variables = ("TAGTRAIL_" + "__".join(loc[:n]).upper() for n in range(len(loc), 0, -1))
+        variable = next((v for v in variables if v in set_variables), None)
+        if loc[0] in flags:
+            source = f"{flags[loc[0]]} {value}"
+        elif variable is not None:
+            leaf = variable.endswith(loc[-1].upper())
+            source = f"{variable}={value}" if leaf else f"{variable} ({'.'.join(loc)})"
+        elif os.environ.get(CONFIG_ENV):
+            shown = "" if value == "" else f" = {value}"
+            source = f"{'.'.join(loc)}{shown} in {os.environ[CONFIG_ENV]}"
+        else:
+            source = ".".join(loc)
+        problems.append(f"{source.rstrip()}: {reason}")
+    return "; ".join(problems)
+
+
+def _shown(loc: list[str], value: Any) -> str:
+    """A rejected value as it may be printed: scalars only (a table may hold credentials),
+    and never a secret's."""
+    if any("secret" in part or "password" in part for part in loc):
+        return "(hidden)"
+    if isinstance(value, str):
+        return value
+    return repr(value) if isinstance(value, int | float | bool) else ""

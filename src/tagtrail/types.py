@@ -96,6 +96,9 @@ class Manifest:
     subject: Digest | None
     artifact_type: str | None
     annotations_json: str | None
+    # Those of ``blob_refs`` that need not be in the repository: non-distributable layers that
+    # carry URLs, which clients fetch from there (empty when the registry refuses them).
+    foreign_refs: tuple[Digest, ...] = ()
 
     @property
     def size(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -9,7 +10,11 @@ import pytest
 
 from tests.api.helpers import (
     assert_oci_error,
+    encode,
+    image_manifest,
     push_blob,
+    push_image,
+    push_manifest,
     random_bytes,
     repo,
     sha256,
@@ -198,3 +203,42 @@ def test_mounted_blob_survives_delete_in_source(client: httpx.Client) -> None:
     response = client.get(f"/v2/{target}/blobs/{digest}")
     assert response.status_code == 200
     assert response.content == data
+
+
+def test_delete_of_a_blob_a_manifest_references_is_refused(client: httpx.Client) -> None:
+    """Its pulls would fail: refused while any manifest of the repository references it,
+    tagged or not; gc reclaims the space once none does."""
+    name = repo("blobs")
+    tagged = push_image(client, name, "v1")
+    config, layer = (d["digest"] for d in _blobs_of(tagged.body))
+    copy = encode({**json.loads(tagged.body), "annotations": {"copy": "yes"}})
+    untagged = push_manifest(client, name, sha256(copy), copy)  # the same blobs, no tag
+    for blob in (config, layer):
+        error = assert_oci_error(client.delete(f"/v2/{name}/blobs/{blob}"), 405, "UNSUPPORTED")
+        named = min(tagged.digest, untagged.digest)
+        assert named in error["message"]
+        assert error["detail"] == {"digest": blob, "manifest": named}
+        assert client.get(f"/v2/{name}/blobs/{blob}").status_code == 200
+    assert client.get(f"/v2/{name}/manifests/v1").content == tagged.body
+    assert client.delete(f"/v2/{name}/manifests/{tagged.digest}").status_code == 202
+    assert_oci_error(client.delete(f"/v2/{name}/blobs/{layer}"), 405, "UNSUPPORTED")
+    assert client.delete(f"/v2/{name}/manifests/{untagged.digest}").status_code == 202
+    for blob in (config, layer):
+        assert client.delete(f"/v2/{name}/blobs/{blob}").status_code == 202
+        assert_oci_error(client.get(f"/v2/{name}/blobs/{blob}"), 404, "BLOB_UNKNOWN")
+
+
+def test_references_hold_blobs_of_their_own_repository_only(client: httpx.Client) -> None:
+    config = random_bytes()
+    first, second = repo("blobs"), repo("blobs")
+    digest = push_blob(client, first, config)
+    push_manifest(client, first, "v1", image_manifest(config))
+    assert push_blob(client, second, config) == digest
+    assert client.delete(f"/v2/{second}/blobs/{digest}").status_code == 202
+    assert_oci_error(client.delete(f"/v2/{first}/blobs/{digest}"), 405, "UNSUPPORTED")
+    assert client.get(f"/v2/{first}/blobs/{digest}").content == config
+
+
+def _blobs_of(body: bytes) -> list[dict[str, object]]:
+    document = json.loads(body)
+    return [document["config"], *document["layers"]]

@@ -144,3 +144,13 @@ def assert_challenge(
     if insufficient is not None:
         assert (params.get("error") == "insufficient_scope") is insufficient, header
     return params
+
+
+def assert_denied(response: httpx.Response, message: str) -> dict[str, object]:
+    """403 DENIED naming what was denied to whom, with no challenge: a new token would not
+    help, so none is asked for."""
+    error = assert_oci_error(response, 403, "DENIED")
+    assert "www-authenticate" not in response.headers, dict(response.headers)
+    if response.request.method != "HEAD":
+        assert error["message"] == message, error
+    return error

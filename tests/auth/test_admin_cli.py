@@ -72,10 +72,44 @@ def test_commands_work_with_the_server_up(world: World) -> None:
 
 
 def test_commands_on_a_new_data_directory(tmp_path: Path) -> None:
-    """Before the first start (the directory does not exist yet): done, or a clean error."""
+    """Before the first start (the directory does not exist yet): a clean error naming the
+    database looked for, and nothing created."""
     done = admin_cli(tmp_path / "not-yet", "org", "create", "early", check=False)
-    assert "Traceback" not in done.stderr, done.stderr[-2000:]
-    assert done.returncode == 0, done.stderr[-500:]
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith(f"tagtrail: no database at {tmp_path / 'not-yet'}/tagtrail.db")
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_org_list_and_rm(world: World) -> None:
+    password = "gina-" + world.acme_pull.id[::-1]
+    remember(password)
+    admin(world.data_dir, "user", "add", "gina", "--password-stdin", stdin=password + "\n")
+    admin(world.data_dir, "org", "create", "doomed", "--visibility", "private")
+    admin(world.data_dir, "org", "member", "add", "doomed", "gina", "--role", "push")
+    token = parse_pull_token(admin(world.data_dir, *token_args("doomed")))
+    listed = admin(world.data_dir, "org", "list").splitlines()
+    assert "doomed  private  gina (push)" in listed
+    assert "open  public  no members" in listed
+    assert [line.split()[0] for line in listed] == sorted(line.split()[0] for line in listed)
+    gina = ("gina", password)
+    assert access_of(token_for(world.url, [push("doomed/app")], gina)) == {
+        ("repository", "doomed/app"): {"pull", "push"}
+    }
+    assert request_token(world.url, [pull("doomed/app")], (token.id, token.secret)).is_success
+
+    removed = admin(world.data_dir, "org", "rm", "doomed")
+    assert removed.strip() == (
+        "removed organisation doomed with its memberships (1) and pull tokens (1)"
+    )
+    assert "doomed" not in admin(world.data_dir, "org", "list")
+    assert token.id not in admin(world.data_dir, "token", "list")
+    assert access_of(token_for(world.url, [push("doomed/app")], gina)) == {}
+    refused = request_token(world.url, [pull("doomed/app")], (token.id, token.secret))
+    assert refused.status_code == 401
+    again = admin_cli(world.data_dir, "org", "rm", "doomed", check=False)
+    assert again.returncode == 1
+    assert again.stderr.strip() == "tagtrail: organisation doomed does not exist"
 
 
 def test_wrong_commands_fail_cleanly(world: World) -> None:
@@ -88,6 +122,14 @@ def test_wrong_commands_fail_cleanly(world: World) -> None:
 def test_admin_is_created_when_users_were_added_before_the_first_start(tmp_path: Path) -> None:
     """Users added before the first start do not stop it from creating the admin."""
     data = tmp_path / "data"
+    created = subprocess.run(
+        [sys.executable, "-m", "tagtrail", "db", "upgrade", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr  # admin commands never create a database
     added = subprocess.run(
         [
             sys.executable,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.api.helpers import push_image
-from tests.auth.helpers import bearer, pull
+from tests.auth.helpers import basic, bearer, pull
 from tests.auth.jwts import access_of
 from tests.auth.world import CAROL, EVE, World, blobs_of, unique
 
@@ -22,6 +22,13 @@ CALLERS: dict[str, Caller] = {
     "other-org user": lambda world, name: bearer(world.token([pull(name)], EVE)),
     "user of no org": lambda world, name: bearer(world.token([pull(name)], CAROL)),
     "other-org pull token": lambda world, name: bearer(world.peer_pull.secret),
+    # Known callers who are denied a push or delete elsewhere get 403; here, where they may
+    # not even pull, the answer must stay that of a missing repository.
+    "other-org user, Basic": lambda world, name: basic(*EVE),
+    "user of no org, Basic": lambda world, name: basic(*CAROL),
+    "other-org pull token, Basic": lambda world, name: basic(
+        world.peer_pull.id, world.peer_pull.secret
+    ),
 }
 
 
@@ -54,6 +61,10 @@ def hidden(world: World) -> tuple[str, list[tuple[str, str]]]:
         ("GET", "/_chainguard/history/latest"),
         ("GET", "/_oci/tag-history/latest"),
         ("GET", f"/referrers/{image.digest}"),
+        ("POST", "/blobs/uploads/"),
+        ("PUT", "/manifests/other"),
+        ("DELETE", f"/manifests/{image.digest}"),
+        ("DELETE", f"/blobs/{config}"),
     ]
     return name, requests
 

@@ -2,30 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httpx
 import pytest
 
 from tests.api.helpers import OCI_MANIFEST, next_link, push_image
 from tests.auth.cli import admin
-from tests.auth.helpers import assert_challenge, pull, push
+from tests.auth.helpers import assert_challenge, assert_denied, pull, push
 from tests.auth.jwts import access_of
 from tests.auth.world import BOB, EVE, PUBLIC_ALL, PUBLIC_TAGS, World, blobs_of, unique
 
 NAME = PUBLIC_TAGS
 
 
+@dataclass(frozen=True)
+class Outsider:
+    """A Bearer credential that may pull ``acme/public-tags`` only through its public tags,
+    and whom it names (None: anonymous, who might be let in by logging in)."""
+
+    credential: str
+    who: str | None
+
+
 @pytest.fixture(params=["anonymous", "other-org user", "other-org pull token"])
-def outsider(request: pytest.FixtureRequest, world: World) -> str:
-    """A Bearer credential that may pull ``acme/public-tags`` only through its public tags."""
+def outsider(request: pytest.FixtureRequest, world: World) -> Outsider:
     if request.param == "anonymous":
-        return world.token([pull(NAME)])
+        return Outsider(world.token([pull(NAME)]), None)
     if request.param == "other-org user":
-        return world.token([pull(NAME)], EVE)
-    return world.peer_pull.secret
+        return Outsider(world.token([pull(NAME)], EVE), "user eve")
+    return Outsider(world.peer_pull.secret, f"pull token {world.peer_pull.id}")
 
 
-def _refused(world: World, response: httpx.Response) -> None:
-    assert_challenge(response, world.url, [pull(NAME)], insufficient=True)
+def _refused(world: World, outsider: Outsider, response: httpx.Response, reference: str) -> None:
+    """Anonymous: 401, logging in might help. Someone known: 403, the accounts deny it."""
+    if outsider.who is None:
+        assert_challenge(response, world.url, [pull(NAME)], insufficient=True)
+        return
+    error = assert_denied(response, f"pull of {reference} from {NAME} denied for {outsider.who}")
+    if response.request.method != "HEAD":
+        assert error["detail"] == {
+            "repository": NAME,
+            "denied": ["pull"],
+            "reason": "only the repository's public tags may be pulled",
+            "reference": reference,
+        }
 
 
 def test_outsiders_get_pull_only(world: World) -> None:
@@ -33,9 +54,9 @@ def test_outsiders_get_pull_only(world: World) -> None:
         assert access_of(world.token([push(NAME)], credentials)) == {("repository", NAME): {"pull"}}
 
 
-def test_public_tags_and_what_they_reach(world: World, outsider: str) -> None:
+def test_public_tags_and_what_they_reach(world: World, outsider: Outsider) -> None:
     repo = world.tags_repo
-    with world.client(outsider) as http:
+    with world.client(outsider.credential) as http:
         assert http.get(f"/v2/{NAME}/manifests/latest").content == repo.latest.body
         assert http.head(f"/v2/{NAME}/manifests/latest").status_code == 200
         assert http.get(f"/v2/{NAME}/manifests/latest-dev").content == repo.dev_index.body
@@ -57,19 +78,19 @@ def test_public_tags_and_what_they_reach(world: World, outsider: str) -> None:
         assert sorted(tags.json()["tags"]) == ["latest", "latest-dev"]
 
 
-def test_nothing_else_of_a_public_tags_repository(world: World, outsider: str) -> None:
+def test_nothing_else_of_a_public_tags_repository(world: World, outsider: Outsider) -> None:
     repo = world.tags_repo
-    with world.client(outsider) as http:
+    with world.client(outsider.credential) as http:
         for tag in ("stable", "latest-devel", "missing"):
-            _refused(world, http.get(f"/v2/{NAME}/manifests/{tag}"))
-            _refused(world, http.head(f"/v2/{NAME}/manifests/{tag}"))
-            _refused(world, http.get(f"/v2/{NAME}/_chainguard/history/{tag}"))
-            _refused(world, http.get(f"/v2/{NAME}/_oci/tag-history/{tag}"))
+            for path in ("manifests", "_chainguard/history", "_oci/tag-history"):
+                _refused(world, outsider, http.get(f"/v2/{NAME}/{path}/{tag}"), tag)
+            _refused(world, outsider, http.head(f"/v2/{NAME}/manifests/{tag}"), tag)
         for image in repo.private():
-            _refused(world, http.get(f"/v2/{NAME}/manifests/{image.digest}"))
+            found = http.get(f"/v2/{NAME}/manifests/{image.digest}")
+            _refused(world, outsider, found, image.digest)
             for digest in blobs_of(image):
-                _refused(world, http.get(f"/v2/{NAME}/blobs/{digest}"))
-                _refused(world, http.head(f"/v2/{NAME}/blobs/{digest}"))
+                _refused(world, outsider, http.get(f"/v2/{NAME}/blobs/{digest}"), digest)
+                _refused(world, outsider, http.head(f"/v2/{NAME}/blobs/{digest}"), digest)
 
 
 def test_members_see_every_tag(world: World) -> None:

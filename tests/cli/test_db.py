@@ -1,4 +1,5 @@
-"""``tagtrail db upgrade|current`` on SQLite and PostgreSQL, and a server refusing an old schema."""
+"""``tagtrail db upgrade|current`` on SQLite and PostgreSQL (``upgrade`` creates, ``current``
+only looks), and a server refusing an old schema."""
 
 from __future__ import annotations
 
@@ -26,9 +27,6 @@ def tagtrail(*args: str) -> subprocess.CompletedProcess[str]:
 def test_current_then_upgrade(tmp_path: Path, backend: str) -> None:
     def run_with(url: str) -> None:
         where = ["--database-url", url]
-        before = tagtrail("db", *where, "current")
-        assert before.returncode == 0, before.stderr
-        assert before.stdout.strip() == f"nothing (head is {HEAD_REVISION})"
         upgraded = tagtrail("db", *where, "upgrade")
         assert upgraded.returncode == 0, upgraded.stderr
         assert f"to {HEAD_REVISION}" in upgraded.stdout
@@ -36,9 +34,18 @@ def test_current_then_upgrade(tmp_path: Path, backend: str) -> None:
         assert after.stdout.strip() == f"{HEAD_REVISION} (head)"
 
     if backend == "sqlite":
-        run_with(f"sqlite:///{tmp_path / 'meta.db'}")
+        path = tmp_path / "new" / "meta.db"
+        url = f"sqlite:///{path}"
+        before = tagtrail("db", "--database-url", url, "current")
+        assert before.returncode == 1, before.stdout
+        assert before.stderr.startswith(f"tagtrail: no database at {path}: "), before.stderr
+        assert not (tmp_path / "new").exists()  # current only looks
+        run_with(url)
     else:
         with fresh_database() as url:
+            before = tagtrail("db", "--database-url", url, "current")
+            assert before.returncode == 0, before.stderr
+            assert before.stdout.strip() == f"nothing (head is {HEAD_REVISION})"
             run_with(url)
 
 

@@ -1,8 +1,10 @@
 """A tiny registry in a thread that serves only what the public Tag History API description
 promises: ``GET /v2/<name>/_chainguard/history/<tag>``, oldest first, ``start``/``end``
 inclusive, at most 1000 records a response, and no ``Link`` header. It also answers tag
-manifest HEADs (so the client can tell an unknown tag from a missing API). It has no
-``_oci/tag-history`` (404), and with ``history=False`` no history API at all."""
+manifest HEADs (so the client can tell an unknown tag from a missing API; a tag in ``deleted``
+has history but no manifest). It has no ``_oci/tag-history`` (answered ``oci_status``, 404 as
+the draft says, or what other registries answer for an unknown route), and with
+``history=False`` no history API at all."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ class FixtureRegistry:
 
     records: dict[tuple[str, str], list[tuple[int, str]]] = field(default_factory=dict)
     history: bool = True
+    deleted: set[tuple[str, str]] = field(default_factory=set)
+    oci_status: int = 404
     requests: list[str] = field(default_factory=list)
     port: int = 0
 
@@ -69,11 +73,16 @@ def _handler(registry: FixtureRegistry) -> type[BaseHTTPRequestHandler]:
                 return
             manifest = _MANIFEST_RE.fullmatch(url.path)
             if manifest is not None:
-                found = registry.records.get((manifest["name"], manifest["reference"]))
-                if not found:
+                key = (manifest["name"], manifest["reference"])
+                found = registry.records.get(key)
+                if not found or key in registry.deleted:
                     self._error(404, "MANIFEST_UNKNOWN", "manifest unknown")
                     return
                 self._send(200, None, {"Docker-Content-Digest": found[-1][1]})
+                return
+            if "/_oci/tag-history/" in url.path:
+                code = "UNSUPPORTED" if registry.oci_status == 400 else "NOT_FOUND"
+                self._error(registry.oci_status, code, "no such endpoint")
                 return
             match = _HISTORY_RE.fullmatch(url.path)
             if match is None or not registry.history:

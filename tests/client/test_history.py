@@ -61,7 +61,10 @@ def moved(registry: RunningServer) -> Moved:
 
 
 def expected(db: list[DbRecord], *, newest_first: bool = True) -> list[dict[str, str]]:
-    records = [{"updateTimestamp": format_timestamp(r.ts_ms), "digest": r.digest} for r in db]
+    records = [
+        {"updateTimestamp": format_timestamp(r.ts_ms), "digest": r.digest, "event": r.event}
+        for r in db
+    ]
     return records[::-1] if newest_first else records
 
 
@@ -89,17 +92,19 @@ def test_csv_matches_the_database(moved: Moved) -> None:
     assert result.code == 0, result.err
     rows = list(csv.DictReader(io.StringIO(result.out)))
     assert rows == expected(moved.db)
-    assert result.out.splitlines()[0] == "updateTimestamp,digest"
+    assert result.out.splitlines()[0] == "updateTimestamp,digest,event"
 
 
 def test_table_matches_the_database(moved: Moved) -> None:
     result = run_cli("history", moved.ref)
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0].split() == ["UPDATED", "DIGEST"]
-    assert [line.split() for line in lines[1:]] == [
-        [r["updateTimestamp"], r["digest"]] for r in expected(moved.db)
+    assert lines[0].split() == ["UPDATED", "DIGEST", "EVENT"]
+    assert [line.split() for line in lines[1:-2]] == [
+        [r["updateTimestamp"], r["digest"], "created"] for r in expected(moved.db)
     ]
+    assert lines[-2:] == ["", f"{moved.ref} points to {moved.digests[-1]}"]
+    assert result.err == ""
 
 
 def test_start_and_end_window(moved: Moved) -> None:
@@ -161,11 +166,11 @@ def test_platforms_of_an_index(registry: RunningServer) -> None:
     assert lines[3].split() == ["linux/arm64", arm64_digest, str(len(arm64)), "bytes"]
     assert lines[4].split()[1] == single
     rows = list(csv.reader(io.StringIO(run_cli("history", ref, "-o", "csv", "--platforms").out)))
-    assert rows[0] == ["updateTimestamp", "digest", "platform", "platformDigest", "size"]
+    assert rows[0] == ["updateTimestamp", "digest", "platform", "platformDigest", "size", "event"]
     assert [row[1:] for row in rows[1:]] == [
-        [index_digest, "linux/amd64", amd64_digest, str(len(amd64))],
-        [index_digest, "linux/arm64", arm64_digest, str(len(arm64))],
-        [single, "", "", ""],
+        [index_digest, "linux/amd64", amd64_digest, str(len(amd64)), "created"],
+        [index_digest, "linux/arm64", arm64_digest, str(len(arm64)), "created"],
+        [single, "", "", "", "created"],
     ]
     parsed = yaml.safe_load(run_cli("history", ref, "-o", "yaml", "--platforms").out)
     assert parsed == result.json()
@@ -199,10 +204,60 @@ def test_bad_input_is_one_line() -> None:
 
 
 def test_plain_http_flag_and_scheme(registry: RunningServer, moved: Moved, tmp_path: Path) -> None:
-    # localhost is plain HTTP by default; an explicit scheme is honoured.
+    # A plain-HTTP localhost is found after HTTPS fails; an explicit scheme is honoured.
     localhost = moved.ref.replace("127.0.0.1", "localhost")
     assert run_cli("history", localhost, "-o", "json").json() == expected(moved.db)
     explicit = run_cli("history", f"http://{moved.ref}", "-o", "json")
     assert explicit.json() == expected(moved.db)
+    flag = run_cli("history", moved.ref, "-o", "json", "--plain-http")
+    assert flag.json() == expected(moved.db)
     https = run_cli("history", f"https://{moved.ref}")
-    assert_one_line_error(https, "cannot reach", "--plain-http")
+    assert_one_line_error(
+        https,
+        f"cannot reach https://{registry.host}: the registry answered plain HTTP, not TLS",
+        f"use http://{registry.host}/... or --plain-http",
+    )
+
+
+def test_deletions_and_the_state_now(registry: RunningServer) -> None:
+    name, tag = repo("client-deleted"), "prod"
+    with httpx.Client(base_url=registry.url, timeout=30) as client:
+        first, second = push_moves(client, name, tag, 2)
+        assert client.delete(f"/v2/{name}/manifests/{tag}").status_code == 202
+    db = db_history(registry, name, tag)
+    assert [(r.digest, r.event) for r in db] == [
+        (first, "created"),
+        (second, "created"),
+        (second, "deleted"),
+    ]
+    ref, deleted_at = f"{registry.host}/{name}:{tag}", format_timestamp(db[2].ts_ms)
+    result = run_cli("history", ref, "-o", "json")
+    assert result.code == 0, result.err
+    assert result.json() == expected(db)
+    assert result.json()[0] == {"updateTimestamp": deleted_at, "digest": second, "event": "deleted"}
+    assert result.err == f"tagtrail: note: {ref} is deleted (since {deleted_at})\n"
+    assert yaml.safe_load(run_cli("history", ref, "-o", "yaml").out) == expected(db)
+    rows = list(csv.DictReader(io.StringIO(run_cli("history", ref, "-o", "csv").out)))
+    assert rows == expected(db)
+    table = run_cli("history", ref)
+    assert table.code == 0, table.err
+    lines = table.out.splitlines()
+    assert lines[1].split() == [deleted_at, second, "deleted"]
+    assert lines[-1] == f"{ref} is deleted (since {deleted_at})"
+    # A window that ends before the deletion still tells what the tag is now.
+    before = run_cli("history", ref, "--end", format_timestamp(db[1].ts_ms))
+    assert [line.split()[-1] for line in before.out.splitlines()[1:-2]] == ["created"] * 2
+    assert before.out.splitlines()[-1] == f"{ref} is deleted (since {deleted_at})"
+    # --start is inclusive to the millisecond: a microsecond later leaves that record out.
+    since = run_cli("history", ref, "-o", "json", "--start", format_timestamp(db[1].ts_ms))
+    assert since.json() == expected(db[1:])
+    later = format_timestamp(db[1].ts_ms).replace("Z", "001Z")
+    assert run_cli("history", ref, "-o", "json", "--start", later).json() == expected(db[2:])
+    # Tagged again, the tag is live.
+    with httpx.Client(base_url=registry.url, timeout=30) as client:
+        again = put_tag(client, name, tag, small_manifest(f"{name}:{tag}#again"))
+    live = run_cli("history", ref)
+    assert live.code == 0, live.err
+    assert live.out.splitlines()[1].split()[1:] == [again, "created"]
+    assert live.out.splitlines()[-1] == f"{ref} points to {again}"
+    assert run_cli("history", ref, "-o", "json").err == ""

@@ -108,11 +108,22 @@ def test_pin_rewrites_the_tree_byte_for_byte(
     assert "${GO_VERSION}: built from an ARG; left alone" in result.err
     assert f"{tree / 'app' / 'Dockerfile'}:12: ${{BASE}}: built from an ARG" in result.err
     assert "${APP_IMAGE:-shop}: uses a variable or template; left alone" in result.err
-    # Pinning again changes nothing.
+    # YAML that is neither compose nor Kubernetes is named as skipped, not ignored silently.
+    notes = tree / "docs" / "notes.yaml"
+    skipped = f"{notes}: skipped: not a Dockerfile, compose file or Kubernetes manifest"
+    assert skipped in result.err.splitlines()
+    # Pinning again changes nothing, and says why for each reference.
     again = run_cli("pin", str(tree), "--exclude", "vendor")
     assert again.code == 0, again.err
     assert again.out == ""
     assert tree_of(tree) == expected_tree("expected", tmp_path, placeholders)
+    already = [line for line in again.err.splitlines() if "already pinned" in line]
+    assert len(already) == 12, again.err  # the nine just pinned and three pinned before
+    assert f"{tree / 'app' / 'Containerfile.debug'}:2: " in already[0]
+    assert f"{tree / 'app' / 'Dockerfile'}:6: " in already[1]
+    assert all(line.endswith(": already pinned; --update moves it") for line in already)
+    assert skipped in again.err.splitlines()
+    assert again.err.splitlines()[-1] == "nothing to pin"
 
 
 def test_update_re_resolves_existing_pins(
@@ -165,6 +176,11 @@ def test_dry_run_diff_of_relative_paths_applies_with_git(
 def check_lines(tree: Path) -> tuple[int, list[str]]:
     result = run_cli("pin", "--check", str(tree), "--exclude", "vendor")
     assert "Traceback" not in result.err
+    if result.code:
+        assert result.err.splitlines()[-1].startswith("tagtrail: "), result.err
+        assert " unpinned or stale and 0 unresolved of 13 image references in 5 files" in (
+            result.err
+        )
     return result.code, result.out.splitlines()
 
 
@@ -187,7 +203,7 @@ def test_check_exit_codes(tree: Path, placeholders: dict[str, str]) -> None:
     assert len(lines) == 2
     assert all(": stale: " in line for line in lines)
     assert run_cli("pin", "--update", str(tree), "--exclude", "vendor").code == 0
-    assert check_lines(tree) == (0, [])
+    assert check_lines(tree) == (0, ["13 image references in 5 files: all pinned and current"])
 
 
 def test_exclude_patterns(tree: Path, placeholders: dict[str, str]) -> None:
@@ -292,3 +308,21 @@ def test_pin_at_a_moment_the_tag_was_deleted(registry: RunningServer, tmp_path: 
     result = run_cli("pin", "--at", format_timestamp(recreated.ts_ms), str(dockerfile))
     assert result.code == 0, result.err
     assert dockerfile.read_text() == f"FROM {ref}@{again}\n"
+
+
+def test_a_named_file_that_is_nothing_to_pin_is_named_as_skipped(
+    tmp_path: Path, placeholders: dict[str, str]
+) -> None:
+    host = placeholders["__REGISTRY__"]
+    readme, values = tmp_path / "README.md", tmp_path / "values.yaml"
+    readme.write_text(f"Build with {host}/pin/redis:7\nfrom there on, all is well\n")
+    values.write_text("replicas: 2\n")
+    build = tmp_path / "build.docker"
+    build.write_text(f"FROM {host}/pin/redis:7\n")
+    result = run_cli("pin", str(readme), str(values), str(build))
+    assert result.code == 0, result.err
+    reason = "skipped: not a Dockerfile, compose file or Kubernetes manifest"
+    assert result.err.splitlines() == [f"{readme}: {reason}", f"{values}: {reason}"]
+    redis = f"{host}/pin/redis:7"
+    assert result.out == f"{build}:1: pinned {redis} -> {redis}@{placeholders['__REDIS__']}\n"
+    assert readme.read_text() == f"Build with {host}/pin/redis:7\nfrom there on, all is well\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from tagtrail.client.dockerconfig import Credentials
-from tagtrail.client.errors import AuthError, NotAtTime
+from tagtrail.client.errors import AuthError, NotAtTime, RegistryUnreachable
 from tagtrail.client.history import digest_at, required_digest
 from tagtrail.client.reference import endpoint_for
 from tagtrail.client.session import RegistrySession, pull_scope
@@ -158,3 +159,40 @@ def test_without_the_extension_it_pages_the_tag_history_api() -> None:
         "/v2/a/b/_chainguard/history/t",
         "/v2/a/b/_chainguard/history/t",
     ]
+
+
+def failing_handshake(cause: Exception) -> httpx.ConnectError:
+    error = httpx.ConnectError(str(cause))
+    error.__cause__ = cause
+    return error
+
+
+def test_a_loopback_session_falls_back_to_plain_http_once() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.scheme)
+        if request.url.scheme == "https":
+            raise failing_handshake(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version"))
+        return httpx.Response(200, json={})
+
+    endpoint = endpoint_for("127.0.0.1:5000")
+    session = RegistrySession(endpoint, lambda: None, transport=httpx.MockTransport(handler))
+    for _ in range(2):
+        assert session.request("GET", "/v2/", scope=pull_scope("a/b")).status_code == 200
+    assert seen == ["https", "http", "http"]
+    assert session.endpoint.base_url == "http://127.0.0.1:5000"
+
+
+def test_an_untrusted_certificate_never_falls_back() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.scheme)
+        raise failing_handshake(ssl.SSLCertVerificationError(1, "certificate verify failed"))
+
+    endpoint = endpoint_for("localhost:5000")
+    session = RegistrySession(endpoint, lambda: None, transport=httpx.MockTransport(handler))
+    with pytest.raises(RegistryUnreachable, match="its TLS certificate is not trusted"):
+        session.request("GET", "/v2/", scope=pull_scope("a/b"))
+    assert seen == ["https"]

@@ -69,12 +69,19 @@ def test_a_digest_is_not_a_tag_where_one_is_needed() -> None:
 
 
 def test_endpoints() -> None:
-    assert endpoint_for("127.0.0.1:5000").base_url == "http://127.0.0.1:5000"
-    assert endpoint_for("localhost:5000").scheme == "http"
-    assert endpoint_for("[::1]:5000").scheme == "http"
+    # Loopback registries: HTTPS first, with a fallback to plain HTTP; nothing else falls back.
+    for loopback in ("127.0.0.1:5000", "127.1.2.3", "localhost:5000", "[::1]:5000"):
+        endpoint = endpoint_for(loopback)
+        assert (endpoint.scheme, endpoint.fallback) == ("https", True), loopback
+    assert endpoint_for("127.0.0.1:5000").base_url == "https://127.0.0.1:5000"
+    assert not endpoint_for("127.0.0.1:5000", plain_http=True).fallback
+    assert endpoint_for("127.0.0.1:5000", plain_http=True).scheme == "http"
+    assert endpoint_for("127.0.0.1:5000", scheme="http").scheme == "http"
+    explicit = endpoint_for("127.0.0.1:5000", scheme="https")
+    assert (explicit.scheme, explicit.fallback) == ("https", False)
     assert endpoint_for("cgr.dev").base_url == "https://cgr.dev"
+    assert not endpoint_for("cgr.dev").fallback
     assert endpoint_for("cgr.dev", plain_http=True).scheme == "http"
-    assert endpoint_for("127.0.0.1:5000", scheme="https").scheme == "https"
     hub = endpoint_for("docker.io")
     assert (hub.host, hub.auth_key) == ("registry-1.docker.io", "https://index.docker.io/v1/")
     assert not is_loopback("10.0.0.1:5000")
@@ -264,7 +271,7 @@ def test_plan_rewrites_only_the_references(tmp_path: Path) -> None:
         f"  b:\r\n    image: a.example/y:2@{OTHER}\r\n  c:\r\n    image: a.example/z@{OTHER}"
     )
     compose.write_bytes(original.encode())
-    files = load([tmp_path])
+    files = load([tmp_path]).files
     resolved: list[str] = []
 
     def resolve(reference: Reference) -> str:
@@ -297,17 +304,27 @@ def test_pinned_text() -> None:
 
 
 def test_yaml_output_round_trips_awkward_strings() -> None:
-    records = [HistoryRecord("2024-05-01T12:00:00.250Z", DIGEST), HistoryRecord("x: 'y' #", OTHER)]
+    records = [
+        HistoryRecord("2024-05-01T12:00:00.250Z", DIGEST),
+        HistoryRecord("x: 'y' #", OTHER, "deleted"),
+    ]
     platforms = {DIGEST: [PlatformEntry("linux/arm64/v8", OTHER, 12)], OTHER: []}
     expected = [
         {
             "updateTimestamp": "2024-05-01T12:00:00.250Z",
             "digest": DIGEST,
+            "event": "created",
             "platforms": [{"platform": "linux/arm64/v8", "digest": OTHER, "size": 12}],
         },
-        {"updateTimestamp": "x: 'y' #", "digest": OTHER, "platforms": []},
+        {"updateTimestamp": "x: 'y' #", "digest": OTHER, "event": "deleted", "platforms": []},
     ]
     assert yaml.safe_load(render(records, "yaml", platforms)) == expected
     assert json.loads(render(records, "json", platforms)) == expected
     assert render([], "table") == "no history records\n"
-    assert render([], "csv") == "updateTimestamp,digest\n"
+    assert render([], "csv") == "updateTimestamp,digest,event\n"
+    # The event is csv's last column, so the older columns keep their places.
+    assert render(records, "csv", platforms).splitlines() == [
+        "updateTimestamp,digest,platform,platformDigest,size,event",
+        f"2024-05-01T12:00:00.250Z,{DIGEST},linux/arm64/v8,{OTHER},12,created",
+        f"x: 'y' #,{OTHER},,,,deleted",
+    ]

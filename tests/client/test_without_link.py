@@ -45,7 +45,11 @@ def fixture_registry() -> Iterator[FixtureRegistry]:
 
 
 def as_json(records: list[tuple[int, str]]) -> list[dict[str, str]]:
-    return [{"updateTimestamp": format_timestamp(ts), "digest": d} for ts, d in records]
+    # Every record of the Tag History API is a move: deletions are not in it.
+    return [
+        {"updateTimestamp": format_timestamp(ts), "digest": d, "event": "created"}
+        for ts, d in records
+    ]
 
 
 def test_full_history_without_duplicates(fixture_registry: FixtureRegistry) -> None:
@@ -70,7 +74,7 @@ def test_a_full_last_page_and_a_short_one(fixture_registry: FixtureRegistry) -> 
     )
     few = run_cli("history", f"{fixture_registry.host}/chainguard/python:few", "-o", "json")
     assert few.json() == as_json(fixture_registry.records[("chainguard/python", "few")])[::-1]
-    assert len([r for r in fixture_registry.requests if "/few" in r]) == 1
+    assert len([r for r in fixture_registry.requests if "_chainguard/history/few" in r]) == 1
 
 
 def test_window_keeps_the_end_bound_while_paging(fixture_registry: FixtureRegistry) -> None:
@@ -135,3 +139,38 @@ def test_registry_without_any_history_api(tmp_path: Path) -> None:
         now = run_cli("pin", str(dockerfile))
         assert now.code == 0, now.err
         assert dockerfile.read_text() == f"FROM {ref}@{build_records(2)[-1][1]}\n"
+
+
+def test_history_says_deletions_cannot_be_shown_and_the_state_now(
+    fixture_registry: FixtureRegistry,
+) -> None:
+    records = fixture_registry.records[("chainguard/python", "few")]
+    ref = f"{fixture_registry.host}/chainguard/python:few"
+    table = run_cli("history", ref)
+    assert table.code == 0, table.err
+    assert "has no OCI tag-history extension" in table.err
+    assert "deletions of chainguard/python:few cannot be shown" in table.err
+    lines = table.out.splitlines()
+    assert lines[-2:] == ["", f"{ref} points to {records[-1][1]}"]
+    # The tag's manifest is gone though its history is not: deleted, but since when is unknown.
+    fixture_registry.deleted.add(("chainguard/python", "few"))
+    deleted = run_cli("history", ref)
+    assert deleted.code == 0, deleted.err
+    assert deleted.out.splitlines()[-1] == (
+        f"{ref} is deleted (the registry does not say since when)"
+    )
+    as_data = run_cli("history", ref, "-o", "json")
+    assert as_data.json() == as_json(records)[::-1]
+    assert f"note: {ref} is deleted" in as_data.err
+
+
+@pytest.mark.parametrize("status", [405, 501, 400])
+def test_other_answers_for_no_extension_fall_back_too(status: int) -> None:
+    registry = FixtureRegistry(oci_status=status)
+    registry.records[("chainguard/python", "latest")] = build_records(3)
+    with serve(registry) as running:
+        ref = f"{running.host}/chainguard/python:latest"
+        result = run_cli("history", ref, "-o", "json", "--oldest-first")
+        assert result.code == 0, result.err
+        assert result.json() == as_json(build_records(3))
+        assert "cannot be shown" in result.err

@@ -93,11 +93,11 @@ async def test_bytes_without_rows_go_after_the_grace_period(world: World) -> Non
     layer = await commit(world.driver, b"layer of a tagged image")
     await world.store.link_blob(REPO, layer, 23)
     await world.store.put_manifest(REPO, image(layer), Tag("latest"))
-    # Linked nowhere, but a manifest names it (its link deleted through the API): stays.
+    # Linked nowhere, but a manifest names it (a link an older version let a DELETE take): stays.
     named = await commit(world.driver, b"named by a manifest only")
     await world.store.link_blob(REPO, named, 24)
     await world.store.put_manifest(REPO, image(named), Tag("other"))
-    assert await world.store.unlink_blob(REPO, named, protect_history=False)
+    assert await world.store.unlink_blob(REPO, named, refuse_referenced=False)
     lost = await commit(world.driver, b"committed, never linked: the push died")
     everything = {layer, named, lost}
 

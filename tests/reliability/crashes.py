@@ -12,6 +12,7 @@ import contextlib
 import os
 import random
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +20,12 @@ from pathlib import Path
 import httpx
 
 from tests.reliability.pusher import Acknowledged, push_image, verify_all
-from tests.server import RunningServer
+from tests.server import RunningServer, running_in_group, top_processes
 
 REPOS = ("crash/app", "crash/base", "crash/tools/cli")
 TAGS = ("latest", "stable", "v1")
 FIRST_MANIFEST_TIMEOUT = 60
+SURVIVOR_PATIENCE = 2.0  # seconds a killed server's workers and port may outlive it
 
 
 def descendants(pid: int) -> list[int]:
@@ -45,11 +47,31 @@ def descendants(pid: int) -> list[int]:
 
 
 def crash(server: RunningServer) -> None:
-    """SIGKILL the server and its workers at once, as a power cut would."""
-    for pid in descendants(server.process.pid):
+    """SIGKILL the server (and a prefix such as faketime), as ``kill -9`` would. Its workers
+    are not signalled: the kernel kills them with it (PR_SET_PDEATHSIG), so within 2 s no
+    process of it runs and nothing answers on its port, or this fails naming the survivors (a
+    worker that outlived its server kept serving beside the next one)."""
+    group = server.process.pid
+    for pid in top_processes(group):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     server.process.wait()
+    deadline = time.monotonic() + SURVIVOR_PATIENCE
+    while (survivors := running_in_group(group)) or answers(server.port):
+        assert time.monotonic() < deadline, (
+            f"{SURVIVOR_PATIENCE} s after SIGKILL of the server, processes {survivors} still "
+            f"run and port {server.port} {'answers' if answers(server.port) else 'is closed'}"
+        )
+        time.sleep(0.02)
+
+
+def answers(port: int) -> bool:
+    """Whether anything accepts connections on 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 async def workload(

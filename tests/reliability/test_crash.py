@@ -13,14 +13,17 @@ from pathlib import Path
 
 from tests.reliability import crashes
 from tests.reliability.scenarios import run_gc
-from tests.server import start_server
+from tests.server import free_port, start_server
 
 ROUNDS = 20
 
 
 def test_sigkill_during_pushes_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    """Every round restarts on the same port: a survivor of an earlier round (a worker still
+    listening) makes the restart fail (PortTaken), as crash() itself checks none is left."""
     data = tmp_path / "data"
-    done = crashes.crash_rounds(lambda: start_server(data), ROUNDS, crashes.seed())
+    port = free_port()
+    done = crashes.crash_rounds(lambda: start_server(data, port=port), ROUNDS, crashes.seed())
 
     with sqlite3.connect(data / "tagtrail.db") as db:
         (abandoned,) = db.execute("SELECT count(*) FROM uploads").fetchone()
@@ -31,4 +34,4 @@ def test_sigkill_during_pushes_loses_nothing_acknowledged(tmp_path: Path) -> Non
     with sqlite3.connect(data / "tagtrail.db") as db:
         assert db.execute("SELECT count(*) FROM uploads").fetchone() == (0,)
     assert list((data / "uploads").iterdir()) == []
-    crashes.verify_on(start_server(data), done)
+    crashes.verify_on(start_server(data, port=port), done)

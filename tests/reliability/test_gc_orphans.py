@@ -47,18 +47,18 @@ def test_gc_removes_old_unrecorded_bytes_on_the_filesystem(
     plant_file(server.data_dir / "uploads" / abandoned, left, old=True)
 
     dry = scenarios.run_gc(server.data_dir, "--dry-run")
-    assert f"would remove orphaned blob bytes {sha256(old)} (1234 bytes)" in dry
+    assert f"would remove orphaned blob bytes {sha256(old)} (1.2 kB)" in dry
     assert f"would remove orphaned upload {abandoned}" in dry
     assert sha256(young) not in dry
     assert "1 orphaned blob bytes, 0 expired uploads, 1 orphaned uploads" in dry
-    assert "would free 1234 bytes" in dry
+    assert "would free 1.2 kB" in dry
     assert (server.data_dir / blob_key(sha256(old))).is_file()
     assert (server.data_dir / "uploads" / abandoned).is_file()
 
     out = scenarios.run_gc(server.data_dir)
-    assert f"removed orphaned blob bytes {sha256(old)} (1234 bytes)" in out
+    assert f"removed orphaned blob bytes {sha256(old)} (1.2 kB)" in out
     assert f"removed orphaned upload {abandoned}" in out
-    assert "freed 1234 bytes" in out
+    assert "freed 1.2 kB" in out
     assert not (server.data_dir / blob_key(sha256(old))).exists()
     assert not (server.data_dir / "uploads" / abandoned).exists()
     assert (server.data_dir / blob_key(sha256(young))).is_file()
@@ -88,12 +88,12 @@ def test_gc_removes_unrecorded_bytes_on_s3(tmp_path: Path, s3: S3Endpoint) -> No
         young = scenarios.run_gc(server.data_dir, env=env)  # the default grace: an hour
         assert "0 orphaned blob bytes" in young
         dry = scenarios.run_gc(server.data_dir, "--dry-run", "--grace-seconds", "0", env=env)
-        assert f"would remove orphaned blob bytes {sha256(orphan)} (4321 bytes)" in dry
-        assert "would free 4321 bytes" in dry
+        assert f"would remove orphaned blob bytes {sha256(orphan)} (4.3 kB)" in dry
+        assert "would free 4.3 kB" in dry
         assert stored(sha256(orphan))
 
         out = scenarios.run_gc(server.data_dir, "--grace-seconds", "0", env=env)
-        assert f"removed orphaned blob bytes {sha256(orphan)} (4321 bytes)" in out
+        assert f"removed orphaned blob bytes {sha256(orphan)} (4.3 kB)" in out
         assert not stored(sha256(orphan))
         assert stored(layer)  # a tagged image's layer: rows record it
     finally:

@@ -158,7 +158,7 @@ def test_gc_with_another_database_refuses_and_deletes_nothing_on_the_filesystem(
 
             right = tagtrail("gc", "--data-dir", str(data), env={"TAGTRAIL_DATABASE_URL": own})
             assert right.returncode == 0, right.stderr
-            assert f"removed orphaned blob bytes {sha256(orphan)} (2345 bytes)" in right.stdout
+            assert f"removed orphaned blob bytes {sha256(orphan)} (2.3 kB)" in right.stdout
             assert not (data / blob_key(sha256(orphan))).exists()
             with httpx.Client(base_url=server.url, timeout=30) as http:
                 assert http.get(f"/v2/pair/app/manifests/{manifest}").status_code == 200
@@ -216,7 +216,7 @@ def test_a_bucket_is_refused_to_another_database_and_gc_deletes_nothing_on_s3(
                 "gc", "--data-dir", str(tmp_path / "prod"), "--grace-seconds", "0", env=production
             )
             assert own.returncode == 0, own.stderr
-            assert f"removed orphaned blob bytes {sha256(orphan)} (3456 bytes)" in own.stdout
+            assert f"removed orphaned blob bytes {sha256(orphan)} (3.5 kB)" in own.stdout
             assert not stored(blob_key(sha256(orphan)))
             assert stored(blob_key(layer))
             assert stored("store-identity")

@@ -1,14 +1,17 @@
-"""Helpers of the UI tests: names, history through the API, datetime-local values."""
+"""Helpers of the UI tests: names, history through the API and seeded, datetime-local values."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
-from tests.api.helpers import TIMESTAMP_RE
+from tagtrail.meta.schema import repositories, tag_history
+from tests.api.helpers import TIMESTAMP_RE, Pushed
 
 
 def unique(org: str) -> str:
@@ -50,3 +53,30 @@ def datetime_local(moment: datetime) -> str:
     if millis:
         text += f".{millis:03d}"
     return text
+
+
+def seed_history(data_dir: Path, name: str, tag: str, records: list[tuple[int, Pushed]]) -> None:
+    """Write ``tag``'s history records (timestamp in ms, manifest) straight into the server's
+    SQLite database: the times a test needs (hours apart, or 1 ms apart) cannot be pushed."""
+    engine = sa.create_engine(f"sqlite:///{data_dir / 'tagtrail.db'}")
+    try:
+        with engine.begin() as conn:
+            repo_id = conn.scalar(sa.select(repositories.c.id).where(repositories.c.name == name))
+            assert repo_id is not None, name
+            conn.execute(
+                tag_history.insert(),
+                [
+                    {
+                        "repository_id": repo_id,
+                        "tag": tag,
+                        "ts_ms": ts_ms,
+                        "digest": pushed.digest,
+                        "event": "created",
+                        "media_type": pushed.media_type,
+                        "size": len(pushed.body),
+                    }
+                    for ts_ms, pushed in records
+                ],
+            )
+    finally:
+        engine.dispose()

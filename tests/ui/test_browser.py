@@ -91,7 +91,7 @@ def test_tag_page_lists_the_api_history_in_order(page: Page, ui: UiWorld) -> Non
     marks.first.focus()
     oldest = expected[-1]
     expect(page.locator("#timeline-detail")).to_have_text(
-        f"moved to {oldest.digest} at {oldest.timestamp}"
+        f"created pointing to {oldest.digest} at {oldest.timestamp}"
     )
     # The index's platforms show on the repository page.
     page.goto(f"/repo/{name}")

@@ -3,28 +3,30 @@
 A Bearer credential is either a token from ``/token`` (its ``access`` claim is the grant) or a
 pull token's secret (granted live from the accounts, like a credential helper's secret). Basic
 credentials (a user, or a pull token's id and secret) are granted live too.
+
+A refusal is 401 with a challenge where logging in or a new token could help, and 403 DENIED,
+naming the action, where the accounts deny it to a known caller; but a caller who may not even
+pull a repository gets the 401 a missing one gets, so that private repositories stay unseen.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import time
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from tagtrail.auth.model import ALL, DELETE, PULL, PUSH, Grant, Principal
+from tagtrail.auth.model import ACTIONS_ORDER, ALL, DELETE, PULL, PUSH, Grant, Principal
 from tagtrail.auth.policy import AccessPolicy
 from tagtrail.auth.scopes import CATALOG, Scope
-from tagtrail.auth.secrets import token_id_of
 from tagtrail.auth.tokens import TokenAuthority, VerifiedToken
-from tagtrail.errors import Unauthorized
+from tagtrail.errors import Denied, RegistryError, Unauthorized
 from tagtrail.types import Digest, RepoName
 
 _EVERYTHING = frozenset({PULL, PUSH, DELETE})
 _UNRESTRICTED = Grant(_EVERYTHING | {ALL})  # what every request may do with auth off
+_DENIED = {PULL: "pull from", PUSH: "push to", DELETE: "delete in"}
 
 
 @dataclass
@@ -35,45 +37,12 @@ class Caller:
     principal: Principal | None = None
     unrestricted: bool = False
     _live: dict[str, Grant | None] = field(default_factory=dict)
+    _identity: Principal | None = None  # a token subject's, once looked up
+    _identified: bool = False
 
     @property
     def presented_credentials(self) -> bool:
         return self.token is not None or self.principal is not None
-
-
-class _BasicCache:
-    """Recently verified user passwords. argon2 is slow on purpose; a client sending Basic
-    on every request would pay it each time. Keyed by a hash, never the password itself, and
-    short-lived, so a changed password stops working within seconds. Pull tokens are not
-    cached: their check is a cheap hash, and a revocation must hold at once."""
-
-    TTL_SECONDS = 10.0
-    MAX_ENTRIES = 1024
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, Principal | None]] = {}
-
-    async def authenticate(
-        self, policy: AccessPolicy, username: str, password: str
-    ) -> Principal | None:
-        if token_id_of(password) is not None:
-            try:
-                return await policy.authenticate(username, password)
-            except Unauthorized:
-                return None
-        key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
-        now = time.monotonic()
-        found = self._entries.get(key)
-        if found is not None and now - found[0] < self.TTL_SECONDS:
-            return found[1]
-        try:
-            principal: Principal | None = await policy.authenticate(username, password)
-        except Unauthorized:
-            principal = None
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[key] = (now, principal)
-        return principal
 
 
 class Guard:
@@ -83,7 +52,6 @@ class Guard:
         self.policy = policy
         self.authority = authority
         self.enabled = enabled
-        self._basic_cache = _BasicCache()
 
     async def caller(self, request: Request) -> Caller:
         if not self.enabled:
@@ -99,9 +67,13 @@ class Guard:
         if scheme.lower() == "basic" and credential:
             # Not part of the token protocol, but what htpasswd registries, Harbor and Quay
             # accept, and what clients such as oras-py's basic backend and `curl -u` send.
+            # A user's password is checked once per few minutes (auth/login_cache.py), a pull
+            # token's secret by a cheap hash on every request, so a revocation holds at once.
             username, password = basic_credentials(request) or ("", "")
-            principal = await self._basic_cache.authenticate(self.policy, username, password)
-            caller = Caller(principal=principal) if principal is not None else Caller()
+            try:
+                caller = Caller(principal=await self.policy.authenticate(username, password))
+            except Unauthorized:
+                caller = Caller()
         elif scheme.lower() == "bearer" and credential:
             principal = await self.policy.pull_token(credential)
             if principal is not None:
@@ -146,7 +118,8 @@ class Guard:
         also: tuple[Scope, ...] = (),
         filters_limits: bool = False,
     ) -> Grant:
-        """The caller's grant on ``name`` when it holds ``actions``, else Unauthorized.
+        """The caller's grant on ``name`` when it holds ``actions``; else Unauthorized, or
+        Denied when the caller is known and no new token could help (see ``_refusal``).
 
         With a pull right from public tags only, the ``tag`` or ``digest`` read must be one
         of theirs, unless the handler ``filters_limits`` itself (a listing). ``also`` are
@@ -158,25 +131,84 @@ class Guard:
         grant = await self.grant(caller, "repository", name)
         # A push reads too (HEAD before upload, mounts): challenge for both, as Distribution.
         needed = frozenset(actions) | ({PULL} if PUSH in actions else set())
-        allowed = grant is not None and needed <= grant.actions
-        limited = grant is not None and grant.tag_limits is not None and not filters_limits
-        if (
-            allowed
-            and grant is not None
-            and grant.tag_limits is not None
-            and limited
-            and PULL in needed
-        ):
+        limits = (tag, digest, filters_limits)
+        if grant is not None and await self._holds(grant, name, needed, *limits):
+            return grant
+        raise await self._refusal(caller, name, needed, *limits, also=also)
+
+    async def _holds(
+        self,
+        grant: Grant,
+        name: RepoName,
+        needed: frozenset[str],
+        tag: str | None,
+        digest: Digest | None,
+        filters_limits: bool,
+    ) -> bool:
+        if not needed <= grant.actions:
+            return False
+        if grant.tag_limits is None or filters_limits or PULL not in needed:
+            return True
+        if tag is None and digest is None:
+            return False
+        assert self.policy is not None
+        return await self.policy.within_tag_limits(name, grant.tag_limits, tag=tag, digest=digest)
+
+    async def _refusal(
+        self,
+        caller: Caller,
+        name: RepoName,
+        needed: frozenset[str],
+        tag: str | None,
+        digest: Digest | None,
+        filters_limits: bool,
+        *,
+        also: tuple[Scope, ...],
+    ) -> RegistryError:
+        """401 with a challenge where credentials or a new token could help: no credentials,
+        anonymous, an unknown subject, or a token short of what its subject may get. 401 too,
+        the very answer a missing repository gets, when the caller may not even pull: a
+        private repository stays invisible. Otherwise the caller is known, sees the
+        repository, and the accounts deny the action: 403 DENIED, naming it."""
+        scopes = (str(Scope("repository", name, needed)), *(str(s) for s in also))
+        challenge = Unauthorized(scopes=scopes, insufficient=caller.presented_credentials)
+        who = await self.identity(caller)
+        if who is None or who.kind == "anonymous":
+            return challenge
+        if caller.token is None:  # Basic or a pull token's secret: the grant was the live one
+            live = await self.grant(caller, "repository", name)
+        else:
             assert self.policy is not None
-            allowed = (
-                tag is not None or digest is not None
-            ) and await self.policy.within_tag_limits(
-                name, grant.tag_limits, tag=tag, digest=digest
-            )
-        if not allowed or grant is None:
-            scopes = (str(Scope("repository", name, needed)), *(str(s) for s in also))
-            raise Unauthorized(scopes=scopes, insufficient=caller.presented_credentials)
-        return grant
+            live = await self.policy.grant(who, Scope("repository", name, frozenset({ALL})))
+        if live is None or PULL not in live.actions:
+            return challenge
+        limits = (tag, digest, filters_limits)
+        if caller.token is not None and await self._holds(live, name, needed, *limits):
+            return challenge  # the token predates a new right, or asked for less
+        denied = [a for a in ACTIONS_ORDER if a in needed - live.actions]
+        detail: dict[str, object] = {"repository": name, "denied": denied or [PULL]}
+        if len(denied) == 1:
+            what = f"{_DENIED[denied[0]]} {name}"
+        elif denied:
+            what = f"{' and '.join(denied)} on {name}"
+        else:  # a pull right from public tags only, and this is none of theirs
+            read = tag if tag is not None else str(digest) if digest is not None else None
+            what = f"pull of {read} from {name}" if read else f"pull from {name}"
+            detail["reason"] = "only the repository's public tags may be pulled"
+            if read:
+                detail["reference"] = read
+        kind = "user" if who.kind == "user" else "pull token"
+        return Denied(f"{what} denied for {kind} {who.name}", detail=detail)
+
+    async def identity(self, caller: Caller) -> Principal | None:
+        """Whom the credentials name, as the accounts stand now (None: nobody known)."""
+        if caller.principal is not None or caller.token is None:
+            return caller.principal
+        if not caller._identified:
+            assert self.policy is not None
+            caller._identity = await self.policy.principal(caller.token.subject)
+            caller._identified = True
+        return caller._identity
 
     async def require_catalog(self, request: Request) -> Caller:
         caller = await self.caller(request)
@@ -190,9 +222,7 @@ class Guard:
         if caller.unrestricted:
             return True
         assert self.policy is not None
-        principal = caller.principal
-        if principal is None and caller.token is not None:
-            principal = await self.policy.principal(caller.token.subject)
+        principal = await self.identity(caller)
         if principal is None:
             return False
         grant = await self.policy.grant(principal, Scope("repository", name, frozenset({PULL})))

@@ -21,7 +21,7 @@ from tagtrail.api.http import (
 from tagtrail.auth.model import DELETE, PULL, PUSH
 from tagtrail.auth.scopes import Scope as AuthScope
 from tagtrail.blobs.driver import InMemory, LocalFile, Redirect
-from tagtrail.errors import DigestInvalid, Unauthorized
+from tagtrail.errors import Denied, DigestInvalid, Unauthorized
 from tagtrail.registry.service import Registry
 from tagtrail.registry.uploads import Completed
 from tagtrail.types import Digest, RepoName, UploadSession, parse_name
@@ -191,7 +191,7 @@ async def _may_read(request: Request, name: RepoName, digest: Digest) -> bool:
     """A mount reads the source: without pull there, it becomes an ordinary upload."""
     try:
         await guard(request).require(request, name, PULL, digest=digest)
-    except Unauthorized:
+    except (Unauthorized, Denied):
         return False
     return True
 

@@ -17,9 +17,10 @@ from tagtrail.api.http import (
     url_for,
 )
 from tagtrail.auth.model import DELETE, PULL, PUSH, Visibility
+from tagtrail.errors import ManifestUnknown
 from tagtrail.registry.manifests import Reference
 from tagtrail.registry.service import Registry
-from tagtrail.types import OCI_INDEX, Digest
+from tagtrail.types import OCI_INDEX, Digest, parse_tag
 
 
 def _registry(request: Request) -> Registry:
@@ -29,7 +30,14 @@ def _registry(request: Request) -> Registry:
 
 async def get_manifest(request: Request) -> Response:
     name = repo_name(request)
-    reference = Reference.parse(request.path_params["reference"])
+    raw = request.path_params["reference"]
+    reference = Reference.lookup(raw)
+    # Authorisation first: a caller without pull learns nothing, not even that a reference is
+    # malformed. A pull right limited to public tags takes ``raw`` as a tag name to match.
+    if reference is None:
+        await guard(request).require(request, name, PULL, tag=raw)
+        # Neither a tag nor a digest names nothing stored: the spec's answer is 404.
+        raise ManifestUnknown(detail={"reference": raw[:200]})
     await guard(request).require(request, name, PULL, tag=reference.tag, digest=reference.digest)
     found = await _registry(request).manifests.get(name, reference)
     digest = str(found.digest).encode()
@@ -44,27 +52,35 @@ async def get_manifest(request: Request) -> Response:
 
 async def put_manifest(request: Request) -> Response:
     name = repo_name(request)
-    reference = Reference.parse(request.path_params["reference"])
     await guard(request).require(request, name, PUSH)
+    reference = Reference.parse(request.path_params["reference"])
+    # The spec's tags of a push by digest: ?tag=a&tag=b, all set in one transaction.
+    tags = [parse_tag(raw) for raw in request.query_params.getlist("tag")]
     content = await read_limited(request, request.app.state.settings.max_manifest_bytes)
     result = await _registry(request).manifests.put(
-        name, reference, content, request.headers.get("content-type")
+        name, reference, content, request.headers.get("content-type"), tags
     )
     digest = result.manifest.digest
-    headers = {
-        "Location": url_for(request, f"/v2/{name}/manifests/{digest}"),
-        "Docker-Content-Digest": str(digest),
-        "Content-Length": "0",
-    }
+    response = Response(
+        status_code=201,
+        headers={
+            "Location": url_for(request, f"/v2/{name}/manifests/{digest}"),
+            "Docker-Content-Digest": str(digest),
+            "Content-Length": "0",
+        },
+    )
     if result.manifest.subject is not None:
-        headers["OCI-Subject"] = str(result.manifest.subject)
-    return Response(status_code=201, headers=headers)
+        response.headers["OCI-Subject"] = str(result.manifest.subject)
+    if tags:
+        for move in result.moves:  # one OCI-Tag header per tag set, as the spec asks
+            response.headers.append("OCI-Tag", move.tag)
+    return response
 
 
 async def delete_manifest(request: Request) -> Response:
     name = repo_name(request)
-    reference = Reference.parse(request.path_params["reference"])
     await guard(request).require(request, name, DELETE)
+    reference = Reference.parse(request.path_params["reference"])
     await _registry(request).manifests.delete(name, reference)
     return Response(status_code=202)
 

@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document of tagtrail's own endpoints: the token service and both tag
-history APIs (the OCI distribution API itself is specified elsewhere). Served at
+history APIs (the OCI distribution API itself is specified elsewhere: of it, only the
+operations where tagtrail takes an option the spec leaves open are here). Served at
 ``GET /openapi.json`` without authentication; a test checks live responses against it.
 
 Repository names hold ``/``; OpenAPI path parameters cannot, so ``{name}`` is documented as
@@ -307,18 +308,111 @@ _OCI_HISTORY = {
     },
 }
 
+_REFERENCE = {
+    "name": "reference",
+    "in": "path",
+    "required": True,
+    "description": "A tag or a digest.",
+    "schema": {"type": "string"},
+}
+_DIGEST = {
+    "name": "digest",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": _DIGEST_PATTERN},
+}
+
+_MANIFEST_GET = {
+    "summary": "Pull a manifest (OCI distribution API)",
+    "description": "Authorisation comes first: without pull on the repository the answer is "
+    "401, whatever the reference. A reference that is neither a valid tag nor a digest "
+    "names no manifest: 404 MANIFEST_UNKNOWN, as for any missing manifest.",
+    "operationId": "getManifest",
+    "security": [{"bearer": []}],
+    "parameters": [_NAME, _REFERENCE],
+    "responses": {
+        "200": {"description": "The manifest, byte for byte as pushed."},
+        "401": _response("Unauthorized"),
+        "404": _error("No such manifest, or no valid reference (MANIFEST_UNKNOWN)."),
+    },
+}
+
+_MANIFEST_PUT = {
+    "summary": "Push a manifest (OCI distribution API)",
+    "description": "Every blob a manifest references must be in the repository, except "
+    "non-distributable layers (application/vnd.oci.image.layer.nondistributable.*, "
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip) that carry http(s) `urls`, "
+    "unless allow_nondistributable_artifacts is off. Pushed by digest, the `tag` parameters "
+    "set each tag (with its history record) in one transaction, all or none.",
+    "operationId": "putManifest",
+    "security": [{"bearer": []}],
+    "parameters": [
+        _NAME,
+        _REFERENCE,
+        {
+            **_query(
+                "tag",
+                "Repeatable, with a digest reference only: tags to point at the manifest "
+                "(at most 100).",
+                {"type": "array", "items": _TAG["schema"], "maxItems": 100},
+            ),
+            "explode": True,
+        },
+    ],
+    "responses": {
+        "201": {
+            "description": "Stored (and tagged).",
+            "headers": {
+                "Docker-Content-Digest": {"required": True, "schema": {"type": "string"}},
+                "OCI-Tag": {
+                    "description": "One header per tag the `tag` parameters set.",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+        "400": _error(
+            "Invalid manifest, digest or tag (also: `tag` parameters with a tag reference, or "
+            "more than 100), or a referenced blob not in the repository "
+            "(MANIFEST_BLOB_UNKNOWN)."
+        ),
+        "401": _response("Unauthorized"),
+    },
+}
+
+_BLOB_DELETE = {
+    "summary": "Delete a blob from a repository (OCI distribution API)",
+    "description": "Unlinks the blob from the repository; gc reclaims the bytes. Refused "
+    "while a manifest of the repository references it, since pulls of that manifest would "
+    "fail: delete the manifests first.",
+    "operationId": "deleteBlob",
+    "security": [{"bearer": []}],
+    "parameters": [_NAME, _DIGEST],
+    "responses": {
+        "202": {"description": "Unlinked."},
+        "401": _response("Unauthorized"),
+        "404": _error("The blob is not in the repository (BLOB_UNKNOWN)."),
+        "405": _error(
+            "A manifest of the repository references the blob (UNSUPPORTED); the message and "
+            "`detail.manifest` name one."
+        ),
+    },
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "tagtrail",
         "version": __version__,
-        "description": "tagtrail's own endpoints: the token service and the tag history APIs. "
+        "description": "tagtrail's own endpoints: the token service and the tag history APIs, "
+        "and the OCI distribution operations where tagtrail decides what the spec leaves open. "
         "Every /v2/ request needs a token from /token unless the registry runs with --no-auth.",
     },
     "paths": {
         "/token": {"get": _TOKEN_GET, "post": _TOKEN_POST},
         "/v2/{name}/_chainguard/history/{tag}": {"get": _CHAINGUARD_HISTORY},
         "/v2/{name}/_oci/tag-history/{tag}": {"get": _OCI_HISTORY},
+        "/v2/{name}/manifests/{reference}": {"get": _MANIFEST_GET, "put": _MANIFEST_PUT},
+        "/v2/{name}/blobs/{digest}": {"delete": _BLOB_DELETE},
         "/openapi.json": {
             "get": {
                 "summary": "This document",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tagtrail.auth.login_cache import LoginCache
 from tagtrail.auth.model import (
     ALL,
     ANONYMOUS,
@@ -16,7 +17,7 @@ from tagtrail.auth.model import (
     organisation_of,
 )
 from tagtrail.auth.scopes import Scope
-from tagtrail.auth.secrets import secret_matches, token_id_of, verify_password
+from tagtrail.auth.secrets import secret_matches, token_id_of
 from tagtrail.errors import NameInvalid, Unauthorized
 from tagtrail.meta.accounts import AccountStore
 from tagtrail.meta.database import now_ms
@@ -30,6 +31,7 @@ class AccessPolicy:
     def __init__(self, accounts: AccountStore, meta: MetadataStore) -> None:
         self._accounts = accounts
         self._meta = meta
+        self._logins = LoginCache()
 
     # Authentication -------------------------------------------------------------------------
 
@@ -40,8 +42,10 @@ class AccessPolicy:
             if principal is not None:
                 return principal
             raise Unauthorized("invalid credentials", basic=True)
+        # The account is read on every login, so a removed user or a changed password (its
+        # stored hash is part of the cache key) is refused at once, from any process.
         user = await self._accounts.get_user(username)
-        if user is None or not verify_password(user.password_hash, password):
+        if user is None or not await self._logins.verify(user.name, user.password_hash, password):
             raise Unauthorized("invalid credentials", basic=True)
         return Principal("user", user.name, is_admin=user.is_admin)
 

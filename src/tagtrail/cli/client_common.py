@@ -19,8 +19,9 @@ def connection_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--plain-http",
         action="store_true",
-        help="speak HTTP, not HTTPS, to registries (loopback registries always do, and an "
-        "http:// or https:// prefix on a reference decides for it)",
+        help="speak HTTP, not HTTPS, to registries (a loopback registry is asked over HTTPS "
+        "first and over HTTP when that is all it speaks; an http:// or https:// prefix on a "
+        "reference decides for it)",
     )
     group.add_argument(
         "--insecure", action="store_true", help="do not verify registries' TLS certificates"

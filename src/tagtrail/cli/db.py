@@ -1,28 +1,50 @@
-"""``tagtrail db``: the metadata database's schema (Alembic migrations shipped inside)."""
+"""``tagtrail db``: the metadata database's schema (Alembic migrations shipped inside).
+
+``db upgrade`` is, with ``serve``, the command that may create: the SQLite file (and its
+directory), or the schema in an existing PostgreSQL database (the database itself is the
+DBA's to create). ``db current`` only looks.
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tagtrail.cli.common import run_on_database, settings_from
-from tagtrail.meta.database import Database
-from tagtrail.meta.migrate import HEAD_REVISION
+from tagtrail.cli.common import run_on_database, settings_from, storage_options
+
+if TYPE_CHECKING:
+    from tagtrail.meta.database import Database
 
 
 def register(commands: Any) -> None:
-    db = commands.add_parser("db", help="metadata database schema")
-    db.add_argument("--data-dir", type=Path, help="the server's data directory (SQLite)")
-    db.add_argument("--config", type=Path, help="the server's TOML settings file")
-    db.add_argument("--database-url", help="e.g. postgresql://user@host/db")
+    storage = storage_options(database_url=True)
+    db = commands.add_parser(
+        "db",
+        parents=[storage],
+        help="metadata database schema",
+        description="The metadata database's schema: where the settings (or --database-url) "
+        "point, the SQLite file in the data directory by default.",
+    )
     verbs = db.add_subparsers(dest="verb", required=True)
-    verbs.add_parser("upgrade", help="migrate the schema to this version's").set_defaults(run=run)
-    verbs.add_parser("current", help="print the schema revision").set_defaults(run=run)
+    verbs.add_parser(
+        "upgrade",
+        parents=[storage],
+        help="create the schema, or migrate it to this version's",
+        description="Create the schema (and the SQLite file), or migrate it to this "
+        "version's. A PostgreSQL database must exist already.",
+    ).set_defaults(run=run)
+    verbs.add_parser(
+        "current",
+        parents=[storage],
+        help="print the schema revision (nothing is created)",
+        description="Print the schema's revision and whether it is this version's.",
+    ).set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args, database_url=args.database_url)
+    from tagtrail.meta.migrate import HEAD_REVISION
+
+    settings = settings_from(args, database_url=getattr(args, "database_url", None))
     if settings is None:
         return 2
 
@@ -37,4 +59,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"{current or 'nothing'} {state}")
         return 0
 
-    return run_on_database(settings, act, migrate=False)
+    return run_on_database(settings, act, create=args.verb == "upgrade", schema=False)

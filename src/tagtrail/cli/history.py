@@ -1,4 +1,5 @@
-"""``tagtrail history REF``: every digest a tag has pointed to, newest first by default."""
+"""``tagtrail history REF``: every digest a tag has pointed to and every deletion, newest first
+by default, and whether the tag is deleted now."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import argparse
 import sys
 from typing import Any
 
-from tagtrail.cli.client_common import connection_options, one_line_errors, session_pool
+from tagtrail.cli.client_common import connection_options, note, one_line_errors, session_pool
 from tagtrail.client.errors import UsageError
-from tagtrail.client.formats import FORMATS, render
-from tagtrail.client.history import fetch_history
+from tagtrail.client.formats import FORMATS, render, state_line
+from tagtrail.client.history import deletions_note, tag_history
 from tagtrail.client.manifests import PlatformEntry, get_manifest, platforms
 from tagtrail.client.reference import parse_reference
 from tagtrail.client.times import parse_moment
@@ -20,9 +21,12 @@ def register(commands: Any) -> None:
         "history",
         parents=[connection_options()],
         help="list every digest a tag has pointed to",
-        description="The tag's whole history from the registry's Tag History API, newest "
-        "first (all pages, past the 1000-record cap). TIME is an RFC 3339 timestamp, a date "
-        "(YYYY-MM-DD, midnight UTC) or a duration before now (7d, 12h, 1h30m).",
+        description="The tag's whole history, newest first (all pages, past the 1000-record "
+        "cap): its moves and deletions from the draft OCI tag-history API where the registry "
+        "serves it, else its moves from the Tag History API (_chainguard/history); the table "
+        "ends with what the tag points to now, or that it is deleted. TIME is an RFC 3339 "
+        "timestamp, a date (YYYY-MM-DD, midnight UTC) or a duration before now (7d, 12h, "
+        "1h30m).",
     )
     parser.add_argument("reference", metavar="REF", help="e.g. cgr.dev/chainguard/python:latest")
     parser.add_argument("--oldest-first", action="store_true", help="oldest record first")
@@ -44,17 +48,24 @@ def run(args: argparse.Namespace) -> int:
     if start is not None and end is not None and start > end:
         raise UsageError(f"--start {args.start} is after --end {args.end}")
     tag = reference.tag_or_latest
+    what = str(reference.with_tag(tag))
     with session_pool(args) as pool:
         session = pool.session(reference)
-        records = fetch_history(session, reference.repository, tag, start=start, end=end)
+        history = tag_history(session, reference.repository, tag, start=start, end=end)
         found: dict[str, list[PlatformEntry]] | None = None
         if args.platforms:
             found = {}
-            for record in records:
+            for record in history.records:
                 if record.digest not in found:
                     manifest = get_manifest(session, reference.repository, record.digest)
                     found[record.digest] = platforms(manifest)
-    if not args.oldest_first:
-        records.reverse()
+    if not history.sees_deletions:
+        note(deletions_note(session.host, reference.repository, tag))
+    records = history.records if args.oldest_first else history.records[::-1]
     sys.stdout.write(render(records, args.output, found))
+    if args.output == "table":
+        print(f"\n{state_line(what, history)}")
+    elif history.current is None:
+        # Programs read the records; a person watching them still learns the tag is gone.
+        note(state_line(what, history))
     return 0

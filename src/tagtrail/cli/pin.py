@@ -10,7 +10,7 @@ from typing import Any
 
 from tagtrail.cli.client_common import connection_options, note, one_line_errors, session_pool
 from tagtrail.client.pinning import Plan, TagResolver, make_plan
-from tagtrail.client.rewrite import load
+from tagtrail.client.rewrite import SKIPPED_FILE, Loaded, load
 from tagtrail.client.times import parse_moment
 
 
@@ -37,7 +37,8 @@ def register(commands: Any) -> None:
     mode.add_argument(
         "--check",
         action="store_true",
-        help="change nothing; exit 1 listing unpinned or stale references (for CI)",
+        help="change nothing; exit 1 listing unpinned or stale references, else print a "
+        "summary (for CI)",
     )
     parser.add_argument(
         "--exclude",
@@ -61,18 +62,34 @@ def _diff(path: Path, old: str, new: str) -> str:
     )
 
 
-def _report(plan: Plan) -> None:
+def _report(loaded: Loaded, plan: Plan) -> None:
+    for path in loaded.skipped:
+        print(f"{path}: {SKIPPED_FILE}", file=sys.stderr)
     for skipped in plan.skipped:
         print(f"{skipped.path}:{skipped.line}: {skipped.text}: {skipped.message}", file=sys.stderr)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _check_summary(loaded: Loaded, plan: Plan) -> str:
+    checked = f"{_count(plan.references, 'image reference')} in {_count(len(loaded.files), 'file')}"
+    if plan.problems or plan.failures:
+        return (
+            f"tagtrail: {len(plan.problems)} unpinned or stale and {len(plan.failures)} "
+            f"unresolved of {checked}"
+        )
+    return f"{checked}: all pinned and current"
+
+
 def run(args: argparse.Namespace) -> int:
-    files = load(args.paths, args.exclude)
+    loaded = load(args.paths, args.exclude)
     at = parse_moment(args.at) if args.at else None
     with session_pool(args) as pool:
         resolver = TagResolver(pool, at)
-        plan = make_plan(files, resolver, update=args.update, check=args.check)
-    _report(plan)
+        plan = make_plan(loaded.files, resolver, update=args.update, check=args.check)
+    _report(loaded, plan)
     for message in dict.fromkeys(resolver.notes):
         note(message)
     for failure in plan.failures:
@@ -84,7 +101,11 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         for problem in plan.problems:
             print(f"{problem.path}:{problem.line}: {problem.text}: {problem.message}")
-        return 1 if plan.problems or plan.failures else 0
+        if plan.problems or plan.failures:
+            print(_check_summary(loaded, plan), file=sys.stderr)
+            return 1
+        print(_check_summary(loaded, plan))
+        return 0
     if plan.failures:
         print("tagtrail: nothing was changed", file=sys.stderr)
         return 1

@@ -1,4 +1,10 @@
-"""``tagtrail serve``: run the registry (embedded storage unless configured otherwise)."""
+"""``tagtrail serve``: run the registry (embedded storage unless configured otherwise).
+
+A start checks everything it can before it answers anyone, and each failure is one line:
+settings, TLS files, the address (bound here, so a busy port stops the start before the
+database is touched), then the database and blob storage (cli/serve_process.py runs the
+processes). The server and its libraries are imported when it runs (cli/main.py).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tagtrail.auth.keys import KeyRing
-from tagtrail.auth.secrets import generate_password, hash_password
-from tagtrail.cli.common import settings_from
-from tagtrail.cli.store_check import StorageUnavailable, claim_storage, refusal
-from tagtrail.config import Settings
-from tagtrail.meta.database import Database, SchemaOutdated
-from tagtrail.meta.sql_accounts import SqlAccountStore
-from tagtrail.meta.store_identity import IdentityMissing
-from tagtrail.registry.store_guard import StoreMismatch
-
-APP_FACTORY = "tagtrail.api.app:app_from_environment"
+if TYPE_CHECKING:
+    from tagtrail.config import Settings
 
 
 def register(commands: Any) -> None:
@@ -60,6 +57,10 @@ def _export(settings: Settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tagtrail.cli.common import settings_from
+    from tagtrail.cli.serve_process import bind, serve, why
+    from tagtrail.cli.serve_tls import tls_problem
+
     settings = settings_from(
         args,
         listen=args.listen,
@@ -72,57 +73,90 @@ def run(args: argparse.Namespace) -> int:
     )
     if settings is None:
         return 2
-    settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     if (settings.tls_cert is None) != (settings.tls_key is None):
         print("tagtrail: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        problem = tls_problem(settings.tls_cert, settings.tls_key)
+        if problem is not None:
+            print(f"tagtrail: {problem}", file=sys.stderr)
+            return 1
     try:
+        listener = bind(settings)
+    except OSError as exc:
+        print(f"tagtrail: cannot listen on {settings.listen}: {why(exc)}", file=sys.stderr)
+        return 1
+    with listener:  # closed on every way out (each worker holds its own copy)
+        # Port 0 asks the kernel for a free port: name the one it gave, to the workers too.
+        port = listener.getsockname()[1]
+        listen = settings.listen.rpartition(":")[0] + f":{port}"
+        settings = settings.model_copy(
+            update={"data_dir": settings.data_dir.resolve(), "listen": listen}
+        )
+        problem = _prepare(settings)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 1
+        _export(settings)
+        scheme = "https" if settings.tls_cert else "http"
+        url = settings.external_url or f"{scheme}://{settings.listen}"
+        print(f"tagtrail listening on {url} (data in {settings.data_dir})", flush=True)
+        serve(settings, listener)
+    return 0
+
+
+def _prepare(settings: Settings) -> str | None:
+    """Run ``bootstrap``; the line that says why it failed, or None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from tagtrail.cli.store_check import StorageUnavailable, refusal
+    from tagtrail.meta.database import SchemaOutdated
+    from tagtrail.meta.store_identity import IdentityMissing
+    from tagtrail.registry.store_guard import StoreMismatch
+
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         asyncio.run(bootstrap(settings))
     except StoreMismatch as exc:
-        print(refusal(exc, settings, "refusing to start"), file=sys.stderr)
-        return 1
+        return refusal(exc, settings, "refusing to start")
+    except DatabaseUnavailable as exc:
+        cause = exc.__cause__
+        if isinstance(cause, DBAPIError):
+            cause = cause.orig  # the driver's own words, not SQLAlchemy's three lines
+        reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        where = make_url(settings.metadata_url).render_as_string(hide_password=True)
+        return f"tagtrail: cannot use the database {where}: {reason}"
     except (SchemaOutdated, IdentityMissing, StorageUnavailable, OSError) as exc:
-        print(f"tagtrail: {exc}", file=sys.stderr)
-        return 1
-    _export(settings)
+        return f"tagtrail: {exc}"
+    except SQLAlchemyError as exc:  # the database failed after it was opened
+        return f"tagtrail: the database failed: {str(exc).splitlines()[0]}"
+    return None
 
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
-    from granian.http import HTTP1Settings
-    from granian.log import LogLevels
 
-    server = Granian(
-        APP_FACTORY,
-        factory=True,
-        interface=Interfaces.ASGI,
-        # HTTP/1.1 only: granian's "auto" mode first sniffs for the HTTP/2 preface with no
-        # timer, so a client that connects and sends nothing was held forever; hyper's own
-        # HTTP/1 connection starts header_read_timeout at accept (hyperium/hyper#3756).
-        http=HTTPModes.http1,
-        address=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=LogLevels(settings.log_level.lower()),
-        ssl_cert=settings.tls_cert,
-        ssl_key=settings.tls_key,
-        http1_settings=HTTP1Settings(
-            header_read_timeout=settings.header_timeout_seconds * 1000,
-            max_buffer_size=settings.max_header_bytes,
-        ),
-    )
-    scheme = "https" if settings.tls_cert else "http"
-    url = settings.external_url or f"{scheme}://{settings.listen}"
-    print(f"tagtrail listening on {url} (data in {settings.data_dir})", flush=True)
-    server.serve()
-    return 0
+class DatabaseUnavailable(Exception):
+    """Opening the metadata database failed (its cause says why): not there, unreachable,
+    refused the login."""
 
 
 async def bootstrap(settings: Settings) -> None:
     """Before the workers start: migrate, check the blob storage belongs to the database (or
     mark it as the database's, the first time), create the signing key and, with auth and no
-    admin yet (the first start), the admin user (its generated password is printed this once)."""
-    database = await Database.open(settings.metadata_url, migrate=settings.migrate_on_start)
+    admin yet (the first start), the admin user. Runs once the address is bound, so that its
+    generated password, printed this once, is never printed by a start that then fails to
+    listen (and it is printed as soon as it is committed)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tagtrail.auth.keys import KeyRing
+    from tagtrail.auth.secrets import generate_password, hash_password
+    from tagtrail.cli.store_check import claim_storage
+    from tagtrail.meta.database import Database
+    from tagtrail.meta.sql_accounts import SqlAccountStore
+
+    try:
+        database = await Database.open(settings.metadata_url, migrate=settings.migrate_on_start)
+    except (OSError, SQLAlchemyError) as exc:
+        raise DatabaseUnavailable from exc
     try:
         await database.require_head()
         await claim_storage(database, settings)
@@ -134,8 +168,13 @@ async def bootstrap(settings: Settings) -> None:
             password = settings.admin_password or generate_password()
             await accounts.add_user("admin", hash_password(password), is_admin=True)
             if settings.admin_password:
-                print("created user admin with the password from TAGTRAIL_ADMIN_PASSWORD")
+                print(
+                    "created user admin with the password from TAGTRAIL_ADMIN_PASSWORD", flush=True
+                )
             else:
-                print(f"created user admin; its password (shown only this once): {password}")
+                print(
+                    f"created user admin; its password (shown only this once): {password}",
+                    flush=True,
+                )
     finally:
         await database.close()

@@ -3,9 +3,8 @@ they say when not (the rule: ``tagtrail.meta.garbage``)."""
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
-
 from tagtrail.blobs.factory import open_driver
+from tagtrail.cli.common import database_of, storage_of
 from tagtrail.config import Settings
 from tagtrail.meta.database import Database
 from tagtrail.meta.store_identity import database_identity
@@ -34,18 +33,10 @@ async def claim_storage(database: Database, settings: Settings) -> None:
         print(f"marked the blob storage ({storage_of(settings)}) as store {identity}")
 
 
-def storage_of(settings: Settings) -> str:
-    if settings.blob_store == "s3":
-        assert settings.s3 is not None  # enforced by Settings
-        return f"s3://{settings.s3.bucket}/{settings.s3.prefix}"
-    return str(settings.data_dir)
-
-
 def refusal(exc: StoreMismatch, settings: Settings, refusing: str) -> str:
     """The message: what is refused, why, and the two places the settings name."""
-    database = make_url(settings.metadata_url).render_as_string(hide_password=True)
     return (
         f"tagtrail: {refusing}: {exc}\n"
-        f"  database:     {database} (store {exc.database})\n"
+        f"  database:     {database_of(settings)} (store {exc.database})\n"
         f"  blob storage: {storage_of(settings)} (marker: {exc.storage or 'none'})"
     )

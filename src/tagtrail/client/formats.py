@@ -1,9 +1,12 @@
 """History output: ``table`` (for people), ``json``, ``yaml`` and ``csv`` (for programs).
 
-json and yaml hold a list of ``{"updateTimestamp", "digest"}`` objects, the records as the Tag
-History API gives them, plus ``"platforms": [{"platform", "digest", "size"}]`` with
-``--platforms`` (empty for a single-image manifest). csv has one row per record, or with
-``--platforms`` one row per platform (platform columns empty for a single image).
+json and yaml hold a list of ``{"updateTimestamp", "digest", "event"}`` objects, the records as
+the Tag History API gives them with ``event`` ``created`` (the tag moved to ``digest``) or
+``deleted`` (the tag was deleted; ``digest`` is what it pointed to), plus
+``"platforms": [{"platform", "digest", "size"}]`` with ``--platforms`` (empty for a
+single-image manifest). csv has one row per record, or with ``--platforms`` one row per platform
+(platform columns empty for a single image); ``event`` is its last column, so the older columns
+keep their places. The table ends with the tag's state now (``state_line``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tagtrail.client.history import HistoryRecord
+from tagtrail.client.history import HistoryRecord, TagHistory
 from tagtrail.client.manifests import PlatformEntry
 
 FORMATS = ("table", "json", "yaml", "csv")
@@ -24,7 +27,11 @@ Platforms = Mapping[str, Sequence[PlatformEntry]]
 def _documents(records: Sequence[HistoryRecord], platforms: Platforms | None) -> list[Any]:
     documents: list[Any] = []
     for record in records:
-        document: dict[str, Any] = {"updateTimestamp": record.timestamp, "digest": record.digest}
+        document: dict[str, Any] = {
+            "updateTimestamp": record.timestamp,
+            "digest": record.digest,
+            "event": record.event,
+        }
         if platforms is not None:
             document["platforms"] = [
                 {"platform": p.platform, "digest": p.digest, "size": p.size}
@@ -66,17 +73,24 @@ def _csv(records: Sequence[HistoryRecord], platforms: Platforms | None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     if platforms is None:
-        writer.writerow(["updateTimestamp", "digest"])
-        writer.writerows([record.timestamp, record.digest] for record in records)
+        writer.writerow(["updateTimestamp", "digest", "event"])
+        writer.writerows([record.timestamp, record.digest, record.event] for record in records)
         return out.getvalue()
-    writer.writerow(["updateTimestamp", "digest", "platform", "platformDigest", "size"])
+    writer.writerow(["updateTimestamp", "digest", "platform", "platformDigest", "size", "event"])
     for record in records:
         entries = platforms.get(record.digest, ())
         if not entries:
-            writer.writerow([record.timestamp, record.digest, "", "", ""])
+            writer.writerow([record.timestamp, record.digest, "", "", "", record.event])
         for entry in entries:
             writer.writerow(
-                [record.timestamp, record.digest, entry.platform, entry.digest, entry.size]
+                [
+                    record.timestamp,
+                    record.digest,
+                    entry.platform,
+                    entry.digest,
+                    entry.size,
+                    record.event,
+                ]
             )
     return out.getvalue()
 
@@ -85,9 +99,12 @@ def _table(records: Sequence[HistoryRecord], platforms: Platforms | None) -> str
     if not records:
         return "no history records\n"
     width = max(len("UPDATED"), *(len(record.timestamp) for record in records))
-    lines = [f"{'UPDATED':<{width}}  DIGEST"]
+    digest_width = max(len("DIGEST"), *(len(record.digest) for record in records))
+    lines = [f"{'UPDATED':<{width}}  {'DIGEST':<{digest_width}}  EVENT"]
     for record in records:
-        lines.append(f"{record.timestamp:<{width}}  {record.digest}")
+        lines.append(
+            f"{record.timestamp:<{width}}  {record.digest:<{digest_width}}  {record.event}"
+        )
         entries = platforms.get(record.digest, ()) if platforms is not None else ()
         platform_width = max((len(entry.platform) for entry in entries), default=0)
         for entry in entries:
@@ -111,3 +128,12 @@ def render(
     if output == "table":
         return _table(records, platforms)
     raise ValueError(f"unknown output format {output!r}")
+
+
+def state_line(what: str, history: TagHistory) -> str:
+    """The tag's state now, for people: what it points to, or that it is deleted."""
+    if history.current is not None:
+        return f"{what} points to {history.current}"
+    if history.deleted_at is not None:
+        return f"{what} is deleted (since {history.deleted_at})"
+    return f"{what} is deleted (the registry does not say since when)"

@@ -6,10 +6,15 @@ header where the registry sends one, and elsewhere asks again with ``start`` set
 timestamp received (``start`` is inclusive, so the records at that timestamp come back and are
 dropped), until a page is not full.
 
-``digest_at`` answers "what did the tag point to at T": with the draft OCI tag-history extension
-(``/v2/<name>/_oci/tag-history/<tag>?before=<T + 1 ms>&n=1``, newest entry at or before T, which
-may be a deletion) where the registry serves it (404 means it does not), else from the Tag
-History API (the last record at or before T; deletions are invisible there).
+``tag_history`` is what ``tagtrail history`` shows: every assignment and deletion from the draft
+OCI tag-history extension (``/v2/<name>/_oci/tag-history/<tag>``, newest first, ``Link`` paging)
+where the registry serves it, else the moves ``fetch_history`` reads; and the tag's state now.
+
+``digest_at`` answers "what did the tag point to at T": with the extension
+(``?before=<T + 1 ms>&n=1``, newest entry at or before T, which may be a deletion) where the
+registry serves it, else from the Tag History API (the last record at or before T; deletions
+are invisible there). A registry without the extension answers 404 (405, 501 or UNSUPPORTED
+from some); only that makes the client fall back.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urljoin
 
 import httpx
@@ -41,12 +46,34 @@ _REL_NEXT_RE = re.compile(r';\s*rel\s*=\s*"?(?:[^";]*\s)?next(?:\s[^";]*)?"?', r
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+Event = Literal["created", "deleted"]
+Source = Literal["oci", "chainguard"]
+_NOT_SERVED = frozenset({404, 405, 501})
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryRecord:
-    """One move of a tag, its timestamp as the registry wrote it."""
+    """One move of a tag ("created") or its deletion ("deleted", ``digest`` then what it
+    pointed to just before), its timestamp as the registry wrote it."""
 
     timestamp: str
     digest: str
+    event: Event = "created"
+
+
+@dataclass(frozen=True, slots=True)
+class TagHistory:
+    """A tag's records (oldest first) and its state now: ``current`` is the digest it points
+    to, None when it is deleted; ``deleted_at`` says since when, where the API tells."""
+
+    records: list[HistoryRecord]
+    source: Source
+    current: str | None
+    deleted_at: str | None = None
+
+    @property
+    def sees_deletions(self) -> bool:
+        return self.source == "oci"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +83,7 @@ class PointInTime:
     digest: str | None
     timestamp: str | None  # of the record that answers, None when there is none
     deleted: bool
-    source: Literal["oci", "chainguard"]
+    source: Source
 
     @property
     def sees_deletions(self) -> bool:
@@ -169,35 +196,153 @@ def fetch_history(
         seen_at_boundary = {record for record in page if record.timestamp == last}
 
 
+def oci_served(response: httpx.Response) -> bool:
+    """False when the answer says the registry has no OCI tag-history extension."""
+    return response.status_code not in _NOT_SERVED and "UNSUPPORTED" not in error_codes(response)
+
+
+def _oci_records(session: RegistrySession, response: httpx.Response) -> list[HistoryRecord]:
+    events = get_args(Event)
+    try:
+        body: Any = response.json()
+        found = []
+        for entry in body["manifests"]:
+            annotations = entry["annotations"]
+            event = annotations[OCI_EVENT]
+            if event not in events:
+                raise ValueError(event)
+            found.append(
+                HistoryRecord(str(annotations[OCI_TIMESTAMP]), str(entry["digest"]), event)
+            )
+        return found
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnexpectedResponse(
+            f"{session.host} answered {response.url.path} with no OCI tag-history index"
+        ) from exc
+
+
+def _oci_get(
+    session: RegistrySession, repository: str, target: str, query: dict[str, str] | None
+) -> tuple[list[HistoryRecord], httpx.Response] | None:
+    """One page of the extension, newest first; None when the registry does not serve it."""
+    response = session.request("GET", target, scope=pull_scope(repository), params=query)
+    if not oci_served(response):
+        return None
+    if response.status_code != 200:
+        raise UnexpectedResponse(
+            f"{session.host} answered {error_summary(response)} to GET {response.url.path}"
+        )
+    return _oci_records(session, response), response
+
+
+def _oci_newest(
+    session: RegistrySession, repository: str, tag: str, before: str | None = None
+) -> list[HistoryRecord] | None:
+    """The newest entry (before ``before``), as a list of at most one; None without the
+    extension."""
+    query = {"n": "1"} if before is None else {"before": before, "n": "1"}
+    page = _oci_get(session, repository, oci_history_path(repository, tag), query)
+    return None if page is None else page[0][:1]
+
+
+def fetch_events(
+    session: RegistrySession,
+    repository: str,
+    tag: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[HistoryRecord] | None:
+    """Every assignment and deletion of ``tag`` between ``start`` and ``end`` (inclusive, to
+    the millisecond), newest first, following ``Link``; None without the extension."""
+    bounds: dict[str, str] = {}
+    if start is not None:
+        # The bounds are strict: since the millisecond before the first one wanted.
+        first = millis(start) + (1 if start.microsecond % 1000 else 0)
+        bounds["since"] = format_millis(first - 1)
+    if end is not None:
+        bounds["before"] = format_millis(millis(end) + 1)
+    target = oci_history_path(repository, tag)
+    query: dict[str, str] | None = bounds
+    records: list[HistoryRecord] = []
+    followed: set[str] = set()
+    while True:
+        page = _oci_get(session, repository, target, query)
+        if page is None:
+            if records or followed:
+                raise UnexpectedResponse(f"{session.host} stopped serving {target} while paging")
+            return None
+        entries, response = page
+        records.extend(entries)
+        link = next_link(response)
+        if link is None:
+            return records
+        if link in followed or not entries:
+            raise UnexpectedResponse(f"{session.host} sent a Link that does not advance: {link}")
+        followed.add(link)
+        target, query = link, None
+
+
+def _unknown(session: RegistrySession, repository: str, tag: str) -> NotFoundError:
+    """An unknown tag or repository, told apart by the repository's tag list."""
+    response = session.request(
+        "GET", f"/v2/{repository}/tags/list", scope=pull_scope(repository), params={"n": "1"}
+    )
+    if response.status_code == 404:
+        return NotFoundError(
+            f"unknown repository {session.host}/{repository} ({error_summary(response)})"
+        )
+    return NotFoundError(f"unknown tag {session.host}/{repository}:{tag} (it has no history)")
+
+
+def tag_history(
+    session: RegistrySession,
+    repository: str,
+    tag: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> TagHistory:
+    """The records of ``tag`` between ``start`` and ``end``, oldest first, and its state now:
+    from the OCI extension where the registry serves it, else from the Tag History API (which
+    shows no deletions; the state then comes from resolving the tag)."""
+    events = fetch_events(session, repository, tag, start=start, end=end)
+    if events is None:
+        try:
+            records = fetch_history(session, repository, tag, start=start, end=end)
+        except NoHistoryApi as exc:
+            raise NoHistoryApi(
+                f"{session.host} serves no Tag History API (neither _oci/tag-history nor "
+                f"_chainguard/history), though {repository}:{tag} exists"
+            ) from exc
+        current = resolve_tag(session, repository, tag)
+        return TagHistory(records, "chainguard", current)
+    records = events[::-1]
+    newest = events[:1] if events and end is None else _oci_newest(session, repository, tag)
+    if not newest:
+        # No history at all (the extension answers an unknown tag with an empty list).
+        current = resolve_tag(session, repository, tag)
+        if current is None:
+            raise _unknown(session, repository, tag)
+        return TagHistory(records, "oci", current)
+    if newest[0].event == "deleted":
+        return TagHistory(records, "oci", None, newest[0].timestamp)
+    return TagHistory(records, "oci", newest[0].digest)
+
+
 def _oci_point(
     session: RegistrySession, repository: str, tag: str, at: datetime
 ) -> PointInTime | None:
     """The newest OCI tag-history entry at or before ``at``; None without the extension."""
-    path = oci_history_path(repository, tag)
-    before = format_millis(millis(at) + 1)
-    response = session.request(
-        "GET", path, scope=pull_scope(repository), params={"before": before, "n": "1"}
-    )
-    if response.status_code == 404:
+    newest = _oci_newest(session, repository, tag, before=format_millis(millis(at) + 1))
+    if newest is None:
         return None
-    if response.status_code != 200:
-        raise UnexpectedResponse(f"{session.host} answered {error_summary(response)} to GET {path}")
-    try:
-        body: Any = response.json()
-        entries = body["manifests"]
-        if not entries:
-            return PointInTime(None, None, deleted=False, source="oci")
-        entry = entries[0]
-        annotations = entry["annotations"]
-        event, timestamp = annotations[OCI_EVENT], str(annotations[OCI_TIMESTAMP])
-        digest = str(entry["digest"])
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise UnexpectedResponse(
-            f"{session.host} answered {path} with no OCI tag-history index"
-        ) from exc
-    if event == "deleted":
-        return PointInTime(None, timestamp, deleted=True, source="oci")
-    return PointInTime(digest, timestamp, deleted=False, source="oci")
+    if not newest:
+        return PointInTime(None, None, deleted=False, source="oci")
+    entry = newest[0]
+    if entry.event == "deleted":
+        return PointInTime(None, entry.timestamp, deleted=True, source="oci")
+    return PointInTime(entry.digest, entry.timestamp, deleted=False, source="oci")
 
 
 def digest_at(session: RegistrySession, repository: str, tag: str, at: datetime) -> PointInTime:
@@ -215,6 +360,14 @@ def digest_at(session: RegistrySession, repository: str, tag: str, at: datetime)
     if not records:
         return PointInTime(None, None, deleted=False, source="chainguard")
     return PointInTime(records[-1].digest, records[-1].timestamp, False, "chainguard")
+
+
+def deletions_note(host: str, repository: str, tag: str) -> str:
+    """What a history from the Tag History API cannot tell."""
+    return (
+        f"{host} has no OCI tag-history extension: its _chainguard history lists moves only, "
+        f"so deletions of {repository}:{tag} cannot be shown"
+    )
 
 
 def fallback_note(host: str, repository: str, tag: str, at: datetime) -> str:

@@ -3,8 +3,9 @@
 A reference with a tag and no digest is *unpinned*: pinning appends ``@<digest>`` of what the
 tag points to (now, or at ``--at``), keeping the tag for readability (``name`` alone becomes
 ``name:latest@...``). One with a tag and a digest is *pinned*: ``--update`` re-resolves the tag
-and replaces the digest when it moved, and ``--check`` reports it *stale* then. A digest
-without a tag is left alone: there is nothing to resolve it from.
+and replaces the digest when it moved, and ``--check`` reports it *stale* then; without
+either it is reported as already pinned and left alone. A digest without a tag is left alone:
+there is nothing to resolve it from.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Plan:
     failures: list[Finding] = field(default_factory=list)  # could not resolve
     skipped: list[Finding] = field(default_factory=list)  # left alone, with the reason
     rewritten: dict[Path, tuple[str, str]] = field(default_factory=dict)  # old and new text
+    references: int = 0  # image references looked at (variables and templates not counted)
 
 
 def pinned_text(text: str, reference: Reference, digest: str) -> str:
@@ -73,6 +75,7 @@ def make_plan(
     plan = Plan()
     for source in files:
         replacements: dict[Site, str] = {}
+        reported = len(plan.skipped)
         for skip in source.skipped:
             plan.skipped.append(Finding(source.path, skip.line + 1, skip.text, skip.reason))
         for site in source.sites:
@@ -82,6 +85,7 @@ def make_plan(
             except ClientError as exc:
                 plan.skipped.append(Finding(source.path, line, site.text, f"left alone: {exc}"))
                 continue
+            plan.references += 1
             pinned = reference.digest is not None
             if pinned and reference.tag is None:
                 continue
@@ -89,6 +93,9 @@ def make_plan(
                 plan.problems.append(Finding(source.path, line, site.text, "unpinned"))
                 continue
             if pinned and not (update or check):
+                plan.skipped.append(
+                    Finding(source.path, line, site.text, "already pinned; --update moves it")
+                )
                 continue
             try:
                 wanted = resolve(reference.with_tag(reference.tag_or_latest))
@@ -106,6 +113,8 @@ def make_plan(
             replacements[site] = new
             kind: Literal["pinned", "updated"] = "updated" if pinned else "pinned"
             plan.changes.append(Change(source.path, line, site.text, new, kind))
+        # In line order, whether left alone while scanning or while planning.
+        plan.skipped[reported:] = sorted(plan.skipped[reported:], key=lambda f: f.line)
         if replacements:
             plan.rewritten[source.path] = (source.original, source.render(replacements))
     return plan

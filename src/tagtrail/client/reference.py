@@ -2,8 +2,8 @@
 
 The grammar is docker's: the first path component is a registry host when it holds a ``.`` or
 a ``:`` or is ``localhost``; otherwise the reference is on Docker Hub (``docker.io``), where a
-single-component name lives under ``library/``. Loopback registries speak plain HTTP by
-default, as docker treats them as insecure registries.
+single-component name lives under ``library/``. A loopback registry is asked over HTTPS
+first and over plain HTTP when that is all it speaks (see ``schemes``).
 """
 
 from __future__ import annotations
@@ -119,11 +119,13 @@ def is_loopback(registry: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """Where a registry's API is: scheme and host, and the key its credentials are under."""
+    """Where a registry's API is: scheme and host, and the key its credentials are under.
+    ``fallback``: HTTPS that may turn out to be plain HTTP (a loopback host, no scheme given)."""
 
     scheme: str
     host: str
     auth_key: str
+    fallback: bool = False
 
     @property
     def base_url(self) -> str:
@@ -131,13 +133,15 @@ class Endpoint:
 
 
 def endpoint_for(registry: str, *, scheme: str | None = None, plain_http: bool = False) -> Endpoint:
-    """The API endpoint of ``registry``: HTTPS unless the scheme says otherwise, ``plain_http``
-    is set, or the host is a loopback address."""
+    """The API endpoint of ``registry``: the scheme given, else HTTP with ``plain_http``, else
+    HTTPS, for a loopback host with a fallback to plain HTTP."""
     if registry in _HUB_ALIASES:
         return Endpoint(scheme or "https", DOCKER_HUB_API, DOCKER_HUB_AUTH_KEY)
-    if scheme is None:
-        scheme = "http" if plain_http or is_loopback(registry) else "https"
-    return Endpoint(scheme, registry, registry)
+    if scheme is not None:
+        return Endpoint(scheme, registry, registry)
+    if plain_http:
+        return Endpoint("http", registry, registry)
+    return Endpoint("https", registry, registry, fallback=is_loopback(registry))
 
 
 def registry_host(text: str) -> tuple[str, str | None]:

@@ -12,6 +12,12 @@ parsed and re-dumped.
   ``services:``) and Kubernetes manifests (YAML with top-level ``apiVersion:`` and ``kind:``):
   every ``image:`` key with a plain or quoted scalar on its line. Values with ``${...}`` or
   ``{{ ... }}`` are reported and left alone.
+
+A file named on the command line is read even when its name says nothing: YAML for its
+``image:`` keys, anything else as a Dockerfile if it is shaped like one (a ``FROM``, and only
+``ARG`` before it). Files read and
+found to be none of these (YAML in a directory that is neither compose nor Kubernetes, a named
+file with nothing to pin) are listed as skipped, so nothing is ignored silently.
 """
 
 from __future__ import annotations
@@ -146,11 +152,22 @@ def _read(path: Path) -> str:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def load(paths: Sequence[Path], excludes: Sequence[str] = ()) -> list[SourceFile]:
+SKIPPED_FILE = "skipped: not a Dockerfile, compose file or Kubernetes manifest"
+
+
+@dataclass
+class Loaded:
+    """The files scanned for references, and those read and skipped (see SKIPPED_FILE)."""
+
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+
+
+def load(paths: Sequence[Path], excludes: Sequence[str] = ()) -> Loaded:
     """The files under ``paths`` that hold references, scanned. A file named on the command
-    line is always read (as a Dockerfile unless it is YAML); in a directory, Dockerfiles,
-    compose files and Kubernetes manifests are."""
-    found: list[SourceFile] = []
+    line is always read; in a directory, Dockerfiles (by name) and YAML files are, and the
+    YAML kept when it is a compose file or a Kubernetes manifest."""
+    found = Loaded()
     seen: set[Path] = set()
     for given in paths:
         if given.is_dir():
@@ -164,23 +181,30 @@ def load(paths: Sequence[Path], excludes: Sequence[str] = ()) -> list[SourceFile
                 continue
             seen.add(path.resolve())
             scanned = scan(path, _read(path), explicit=explicit)
-            if scanned is not None:
-                found.append(scanned)
+            if scanned is None:
+                found.skipped.append(path)
+            else:
+                found.files.append(scanned)
     return found
 
 
 def scan(path: Path, text: str, *, explicit: bool = False) -> SourceFile | None:
+    """``path`` scanned, or None when it is not a file to pin (see the module's rules)."""
     if path.suffix.lower() in YAML_SUFFIXES:
-        kind = yaml_kind(path, text) or ("yaml" if explicit else None)
-        if kind is None:
+        kind = yaml_kind(path, text)
+        if kind is None and not explicit:
             return None
-        source = SourceFile(path, kind, text)
+        source = SourceFile(path, kind or "yaml", text)
         _scan_yaml(source)
+        if kind is None and not (source.sites or source.skipped):
+            return None
         return source
-    if not explicit and not is_dockerfile(path):
+    named = is_dockerfile(path)
+    if not explicit and not named:
         return None
     source = SourceFile(path, "dockerfile", text)
-    _scan_dockerfile(source)
+    if not _scan_dockerfile(source) and not named:
+        return None
     return source
 
 
@@ -230,10 +254,16 @@ def _instructions(lines: list[str]) -> Iterator[list[_Token]]:
         yield tokens
 
 
-def _scan_dockerfile(source: SourceFile) -> None:
+def _scan_dockerfile(source: SourceFile) -> bool:
+    """Collect the FROM images; whether the text is shaped like a Dockerfile: a FROM, and
+    only ARGs before the first one (so prose with a line starting "From" is not)."""
     stages: set[str] = set()
+    shaped: bool | None = None
     for tokens in _instructions(source.lines):
-        if not tokens or tokens[0].text.upper() != "FROM":
+        keyword = tokens[0].text.upper() if tokens else ""
+        if shaped is None and keyword not in ("", "ARG"):
+            shaped = keyword == "FROM"
+        if keyword != "FROM":
             continue
         arguments = tokens[1:]
         while arguments and arguments[0].text.startswith("--"):
@@ -250,6 +280,7 @@ def _scan_dockerfile(source: SourceFile) -> None:
             source.sites.append(Site(image.line, image.start, image.end, name))
         if len(rest) >= 2 and rest[0].text.lower() == "as":
             stages.add(rest[1].text.lower())
+    return bool(shaped)
 
 
 # -- YAML ---------------------------------------------------------------------------------

@@ -5,12 +5,15 @@ A request goes out with the token cached for its scope, if any. On ``401`` with
 token (anonymously, with Basic credentials, or with an identity token as an OAuth2 refresh
 token), caches it and retries once; a second 401 is an AuthError naming the refused scope.
 A ``Basic`` challenge is answered with the Basic credentials. Transport failures become
-RegistryUnreachable, so no command ever shows a traceback for them.
+RegistryUnreachable, so no command ever shows a traceback for them; a TLS/HTTP mismatch is
+said in words, and a loopback registry that speaks only plain HTTP is fallen back to on the
+first request (``schemes``).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from tagtrail.client.errors import (
     UsageError,
 )
 from tagtrail.client.reference import Endpoint
+from tagtrail.client.schemes import explain, handshake_refused, reason
 
 USER_AGENT = f"tagtrail/{__version__}"
 CLIENT_ID = "tagtrail"
@@ -95,13 +99,6 @@ def basic_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-def _transport_reason(exc: Exception) -> str:
-    reason = str(exc) or type(exc).__name__
-    if "SSL" in reason or "TLS" in reason:
-        reason += " (for a registry without TLS, use --plain-http)"
-    return reason
-
-
 class RegistrySession:
     """Requests to one registry; use as a context manager or call ``close``."""
 
@@ -121,6 +118,8 @@ class RegistrySession:
         self._tokens: dict[str, str] = {}
         self._basic = False
         self._timeout = timeout
+        # HTTPS until the registry answers it; plain HTTP if its handshake shows that is all.
+        self._negotiating = endpoint.fallback
         self._http = httpx.Client(
             base_url=endpoint.base_url,
             verify=verify,
@@ -223,15 +222,41 @@ class RegistrySession:
         )
 
     def _call(self, send: Callable[[], httpx.Response], where: str | None = None) -> httpx.Response:
-        where = where or self.endpoint.base_url
+        """``send`` (a request to the registry itself unless ``where`` names another URL),
+        its transport failures made ClientErrors."""
+        own = where is None
+        try:
+            response = send()
+        except httpx.TransportError as exc:
+            if own and self._negotiating and handshake_refused(exc):
+                return self._fall_back(send, exc)
+            raise self._failure(exc, where or self.endpoint.base_url) from exc
+        if own:
+            self._negotiating = False
+        return response
+
+    def _failure(self, exc: httpx.TransportError, where: str) -> Exception:
+        if isinstance(exc, httpx.TimeoutException):
+            return RegistryUnreachable(f"{where} did not answer within {self._timeout:g}s")
+        if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+            return UsageError(f"cannot request {where}: {exc}")
+        return RegistryUnreachable(f"cannot reach {where}: {explain(exc, where)}")
+
+    def _fall_back(self, send: Callable[[], httpx.Response], first: Exception) -> httpx.Response:
+        """Send again over plain HTTP: the HTTPS handshake failed the way a plain-HTTP server
+        makes it fail. Nothing reached the registry, so any request may be repeated."""
+        self._negotiating = False
+        self.endpoint = dataclasses.replace(self.endpoint, scheme="http", fallback=False)
+        self._http.base_url = httpx.URL(self.endpoint.base_url)
         try:
             return send()
         except httpx.TimeoutException as exc:
-            raise RegistryUnreachable(f"{where} did not answer within {self._timeout:g}s") from exc
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise UsageError(f"cannot request {where}: {exc}") from exc
+            raise self._failure(exc, self.endpoint.base_url) from exc
         except httpx.TransportError as exc:
-            raise RegistryUnreachable(f"cannot reach {where}: {_transport_reason(exc)}") from exc
+            raise RegistryUnreachable(
+                f"cannot reach {self.host} over HTTPS ({reason(first)}) "
+                f"or plain HTTP ({reason(exc)})"
+            ) from exc
 
     # -- authentication ---------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from tagtrail.client.session import RegistrySession
 
 
 class SessionPool:
-    """``plain_http`` speaks HTTP to every registry (loopback ones always do); ``insecure``
-    skips TLS certificate verification."""
+    """``plain_http`` speaks HTTP to every registry (else loopback registries get HTTPS
+    first and plain HTTP when that is all they speak); ``insecure`` skips TLS certificate
+    verification."""
 
     def __init__(
         self,

@@ -44,6 +44,17 @@ _BLOB_SIZE = select(blob_links.c.size).where(
 _MANIFEST = select(manifests.c.media_type, manifests.c.content).where(
     manifests.c.repository_id == bindparam("repo"), manifests.c.digest == bindparam("digest")
 )
+# A manifest of the repository that references a blob (ix_manifest_refs_child finds it).
+_BLOB_REFERRER = (
+    select(manifest_refs.c.manifest_digest)
+    .where(
+        manifest_refs.c.repository_id == bindparam("repo"),
+        manifest_refs.c.child_digest == bindparam("digest"),
+        manifest_refs.c.kind == "blob",
+    )
+    .order_by(manifest_refs.c.manifest_digest)
+    .limit(1)
+)
 _TAGGED_MANIFEST = (
     select(manifests.c.digest, manifests.c.media_type, manifests.c.content)
     .select_from(
@@ -210,39 +221,38 @@ class SqlMetadataStore:
                 )
             )
 
-    async def unlink_blob(self, name: RepoName, digest: Digest, protect_history: bool) -> bool:
+    async def unlink_blob(
+        self, name: RepoName, digest: Digest, *, refuse_referenced: bool = True
+    ) -> bool:
         async with self._write() as conn:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
                 return False
-            if protect_history:
-                referencing = (
-                    select(manifest_refs.c.manifest_digest)
-                    .where(
-                        manifest_refs.c.repository_id == repo_id,
-                        manifest_refs.c.child_digest == str(digest),
-                    )
-                    .scalar_subquery()
+            # Exclusive, as gc's sweep takes it: every manifest push into the repository holds
+            # it shared until its references are stored, so none can name this blob between
+            # the check below and the unlink (nor find the link still there and then lose it).
+            await self._db.lock(conn, "repository", repo_id)
+            linked = await self._db.first(
+                conn, _BLOB_SIZE, {"repo": repo_id, "digest": str(digest)}
+            )
+            if linked is None:
+                return False
+            if refuse_referenced:
+                referencing = await self._db.first(
+                    conn, _BLOB_REFERRER, {"repo": repo_id, "digest": str(digest)}
                 )
-                named = await conn.scalar(
-                    select(func.count())
-                    .select_from(tag_history)
-                    .where(
-                        tag_history.c.repository_id == repo_id,
-                        tag_history.c.digest.in_(referencing),
-                    )
-                )
-                if named:
+                if referencing is not None:
                     raise Unsupported(
-                        "blob is referenced by a manifest that a tag history names",
-                        detail={"digest": str(digest)},
+                        f"blob is referenced by manifest {referencing[0]} of this repository: "
+                        "delete the manifests that reference it first (gc reclaims the space)",
+                        detail={"digest": str(digest), "manifest": referencing[0]},
                     )
-            result = await conn.execute(
+            await conn.execute(
                 delete(blob_links).where(
                     blob_links.c.repository_id == repo_id, blob_links.c.digest == str(digest)
                 )
             )
-            return bool(result.rowcount)
+            return True
 
     async def missing_blobs(self, name: RepoName, digests: Sequence[Digest]) -> list[Digest]:
         return await self._missing(name, digests, blob_links)
@@ -322,6 +332,13 @@ class SqlMetadataStore:
     async def put_manifest(
         self, name: RepoName, manifest: Manifest, tag: Tag | None, *, verify_refs: bool = False
     ) -> TagMove | None:
+        tags = () if tag is None else (tag,)
+        moves = await self.put_manifest_tags(name, manifest, tags, verify_refs=verify_refs)
+        return moves[0] if moves else None
+
+    async def put_manifest_tags(
+        self, name: RepoName, manifest: Manifest, tags: Sequence[Tag], *, verify_refs: bool = False
+    ) -> list[TagMove]:
         digest = str(manifest.digest)
         async with self._write() as conn:
             repo_id = await self._ensure_repo(conn, name)
@@ -362,15 +379,20 @@ class SqlMetadataStore:
                             for child, kind in unique.items()
                         ],
                     )
-            if tag is None:
-                return None
-            return await self._point_tag(conn, repo_id, tag, manifest)
+            # Tag locks in name order, as delete_manifest takes them: two pushes naming some
+            # of the same tags cannot deadlock.
+            moves = {
+                tag: await self._point_tag(conn, repo_id, tag, manifest)
+                for tag in sorted(set(tags))
+            }
+            return [moves[tag] for tag in dict.fromkeys(tags)]
 
     async def _check_present(self, conn: AsyncConnection, repo_id: int, manifest: Manifest) -> None:
         """What the manifest references is still here, checked again in the transaction that
         stores it: gc may have collected it since the registry layer looked."""
+        foreign = set(manifest.foreign_refs)
         for wanted, table, kind in (
-            (manifest.blob_refs, blob_links, "blob"),
+            ([d for d in manifest.blob_refs if d not in foreign], blob_links, "blob"),
             (manifest.manifest_refs, manifests, "manifest"),
         ):
             if not wanted:

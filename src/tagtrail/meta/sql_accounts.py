@@ -127,6 +127,48 @@ class SqlAccountStore:
             name, Visibility.parse(row.visibility), {m.name: m.role for m in members}
         )
 
+    async def list_organisations(self) -> list[OrganisationRecord]:
+        async with self._db.read() as conn:
+            orgs = (
+                await conn.execute(
+                    select(
+                        organisations.c.id, organisations.c.name, organisations.c.visibility
+                    ).order_by(organisations.c.name)
+                )
+            ).all()
+            members = (
+                await conn.execute(
+                    select(memberships.c.organisation_id, users.c.name, memberships.c.role)
+                    .select_from(memberships.join(users, users.c.id == memberships.c.user_id))
+                    .order_by(users.c.name)
+                )
+            ).all()
+        by_org: dict[int, dict[str, str]] = {}
+        for m in members:
+            by_org.setdefault(m.organisation_id, {})[m.name] = m.role
+        return [
+            OrganisationRecord(o.name, Visibility.parse(o.visibility), by_org.get(o.id, {}))
+            for o in orgs
+        ]
+
+    async def remove_organisation(self, name: str) -> tuple[int, int] | None:
+        """Remove the organisation with its memberships and pull tokens: how many of each went,
+        None when there is no such organisation. Its repositories, and their settings, stay."""
+        async with self._db.write() as conn:
+            org_id = await conn.scalar(
+                select(organisations.c.id).where(organisations.c.name == name)
+            )
+            if org_id is None:
+                return None
+            members = await conn.execute(
+                delete(memberships).where(memberships.c.organisation_id == org_id)
+            )
+            tokens = await conn.execute(
+                delete(pull_tokens).where(pull_tokens.c.organisation_id == org_id)
+            )
+            await conn.execute(delete(organisations).where(organisations.c.id == org_id))
+            return members.rowcount, tokens.rowcount
+
     async def set_organisation_visibility(self, name: str, visibility: Visibility) -> bool:
         async with self._db.write() as conn:
             result = await conn.execute(

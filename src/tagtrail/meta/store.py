@@ -39,8 +39,12 @@ class MetadataStore(Protocol):
         """Size of ``digest`` when it is linked into ``name``, else None."""
 
     async def link_blob(self, name: RepoName, digest: Digest, size: int) -> None: ...
-    async def unlink_blob(self, name: RepoName, digest: Digest, protect_history: bool) -> bool:
-        """Remove the link; False when there was none. Raises Unsupported when protected."""
+    async def unlink_blob(
+        self, name: RepoName, digest: Digest, *, refuse_referenced: bool = True
+    ) -> bool:
+        """Remove the link; False when there was none. Raises Unsupported, naming one, while a
+        manifest of ``name`` references the blob (its pulls would fail), unless not
+        ``refuse_referenced``; checked excluding concurrent manifest pushes into ``name``."""
 
     async def missing_blobs(self, name: RepoName, digests: Sequence[Digest]) -> list[Digest]: ...
     async def missing_manifests(
@@ -68,7 +72,14 @@ class MetadataStore(Protocol):
 
         ``verify_refs``: raise ManifestBlobUnknown (ManifestInvalid) unless every blob (child
         manifest) it references is in the repository, checked in the storing transaction and
-        excluding a concurrent gc of the repository."""
+        excluding a concurrent gc of (or blob delete in) the repository. ``manifest.foreign_refs``
+        are exempt."""
+
+    async def put_manifest_tags(
+        self, name: RepoName, manifest: Manifest, tags: Sequence[Tag], *, verify_refs: bool = False
+    ) -> list[TagMove]:
+        """``put_manifest`` pointing every one of ``tags`` at it, in the same transaction:
+        one move each (in the order of ``tags``, repeats once), all recorded or none."""
 
     async def get_manifest(self, name: RepoName, digest: Digest) -> StoredManifest | None: ...
     async def resolve_tag(self, name: RepoName, tag: Tag) -> StoredManifest | None: ...

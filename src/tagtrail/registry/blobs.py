@@ -16,12 +16,10 @@ class Blobs:
         self,
         meta: MetadataStore,
         driver: BlobDriver,
-        protect_history: bool,
         cache: BlobCache | None = None,
     ) -> None:
         self._meta = meta
         self._driver = driver
-        self._protect_history = protect_history
         self._cache = cache if cache is not None else BlobCache(0)  # 0: holds nothing
 
     async def open(self, name: RepoName, digest: Digest) -> tuple[int, BlobSource]:
@@ -44,8 +42,10 @@ class Blobs:
         return size, source
 
     async def delete(self, name: RepoName, digest: Digest) -> None:
-        """Unlink the blob from ``name``; the bytes stay for other repositories (and GC)."""
-        if not await self._meta.unlink_blob(name, digest, self._protect_history):
+        """Unlink the blob from ``name``; the bytes stay for other repositories (and GC).
+        Refused (Unsupported) while a manifest of ``name`` references it: its pulls would
+        fail, and whatever history names that manifest would name something unpullable."""
+        if not await self._meta.unlink_blob(name, digest):
             raise BlobUnknown(detail={"digest": str(digest)})
 
 

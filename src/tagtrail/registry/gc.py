@@ -12,6 +12,7 @@ the storage's marker names the database's store identity (``store_guard``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.meta.garbage import Collected, GarbageStore, GcPolicy
@@ -33,11 +34,31 @@ class GcReport:
         return sum(c.size for c in self.collected if c.kind in freeing)
 
 
+class GcProgress(Protocol):
+    """Told how far a run is (the CLI draws it on a terminal)."""
+
+    def phase(self, name: str, total: int | None) -> None:
+        """A pass starts over ``total`` items (None: a listing of unknown length)."""
+
+    def advance(self, done: int = 1) -> None: ...
+
+
+class _Silent:
+    def phase(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, done: int = 1) -> None:
+        pass
+
+
 class GarbageCollector:
-    def __init__(self, store: GarbageStore, driver: BlobDriver) -> None:
+    def __init__(
+        self, store: GarbageStore, driver: BlobDriver, progress: GcProgress | None = None
+    ) -> None:
         self._store = store
         self._driver = driver
-        self._orphans = OrphanCollector(store, driver)
+        self._progress = progress or _Silent()
+        self._orphans = OrphanCollector(store, driver, self._progress)
 
     async def run(self, policy: GcPolicy, upload_expiry_ms: int) -> GcReport:
         """Raises ``StoreMismatch``, having removed nothing, when the storage is not the
@@ -45,20 +66,28 @@ class GarbageCollector:
         await require_same_store(await self._store.store_identity(), self._driver)
         report = GcReport()
         unlinked: dict[str, tuple[int, set[str]]] = {}
-        for name in await self._store.repositories():
+        names = await self._store.repositories()
+        self._progress.phase("repositories", len(names))
+        for name in names:
             swept = await self._store.sweep_repository(name, policy)
+            self._progress.advance()
             report.collected.extend(swept)
             for c in swept:
                 if c.kind == "blob":
                     unlinked.setdefault(c.digest, (c.size, set()))[1].add(name)
+        self._progress.phase("unlinked blobs", len(unlinked))
         for digest, (size, repositories) in sorted(unlinked.items()):
             if await self._drop_bytes(digest, repositories, policy.dry_run):
                 report.collected.append(Collected("", "blob bytes", digest, size))
-        for session in await self._store.expired_uploads(policy.now_ms - upload_expiry_ms):
+            self._progress.advance()
+        expired = await self._store.expired_uploads(policy.now_ms - upload_expiry_ms)
+        self._progress.phase("expired uploads", len(expired))
+        for session in expired:
             report.expired_uploads.append(session.id)
             if not policy.dry_run:
                 await self._store.delete_upload(session.id)
                 await self._driver.cancel_upload(session.id)
+            self._progress.advance()
         # After the passes above: bytes they deleted are not listed, and in a dry run the
         # rows they would remove still name what those passes already reported.
         report.collected.extend(await self._orphans.blobs(policy))

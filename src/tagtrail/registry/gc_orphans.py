@@ -8,10 +8,13 @@ and bytes go only through ``delete_blob_if_orphan`` (which asks again under the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from tagtrail.blobs.driver import BlobDriver, StoredBlob
 from tagtrail.meta.garbage import Collected, GarbageStore, GcPolicy
+
+if TYPE_CHECKING:
+    from tagtrail.registry.gc import GcProgress
 
 ORPHANED = "orphaned blob bytes"
 _BATCH = 1000  # listed entries per membership query: memory stays flat over millions
@@ -31,9 +34,12 @@ async def _batches(listing: AsyncIterator[_T]) -> AsyncIterator[list[_T]]:
 
 
 class OrphanCollector:
-    def __init__(self, store: GarbageStore, driver: BlobDriver) -> None:
+    def __init__(
+        self, store: GarbageStore, driver: BlobDriver, progress: GcProgress | None = None
+    ) -> None:
         self._store = store
         self._driver = driver
+        self._progress = progress
 
     async def blobs(self, policy: GcPolicy) -> list[Collected]:
         """Remove (unless dry run) stored blobs older than the grace period that no row
@@ -41,6 +47,8 @@ class OrphanCollector:
         collected: list[Collected] = []
         listing = self._driver.stored_blobs()
         old = (b async for b in listing if b.modified_ms <= policy.young_after_ms)
+        if self._progress:
+            self._progress.phase("stored blobs", None)
         async for batch in _batches(old):
             recorded = await self._store.recorded_blobs([str(b.digest) for b in batch])
             for blob in batch:
@@ -51,6 +59,8 @@ class OrphanCollector:
                     digest, self._deleter(blob)
                 ):
                     collected.append(Collected("", ORPHANED, digest, blob.size))
+            if self._progress:
+                self._progress.advance(len(batch))
         return collected
 
     def _deleter(self, blob: StoredBlob) -> Callable[[], Awaitable[None]]:
@@ -65,6 +75,8 @@ class OrphanCollector:
         gone: list[str] = []
         listing = self._driver.stored_uploads()
         old = (u async for u in listing if u.modified_ms <= policy.young_after_ms)
+        if self._progress:
+            self._progress.phase("stored uploads", None)
         async for batch in _batches(old):
             recorded = await self._store.recorded_uploads([u.upload_id for u in batch])
             for upload in batch:
@@ -73,4 +85,6 @@ class OrphanCollector:
                 if not policy.dry_run:
                     await self._driver.cancel_upload(upload.upload_id)
                 gone.append(upload.upload_id)
+            if self._progress:
+                self._progress.advance(len(batch))
         return gone

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from tagtrail.errors import (
     DigestInvalid,
@@ -10,6 +11,7 @@ from tagtrail.errors import (
     ManifestInvalid,
     ManifestUnknown,
     NameUnknown,
+    TagInvalid,
 )
 from tagtrail.meta.store import MetadataStore
 from tagtrail.registry.parsing import parse_manifest
@@ -25,6 +27,10 @@ from tagtrail.types import (
     parse_tag,
 )
 
+# Tags one push by digest may set (``?tag=``): the spec asks for at least 10. Each is a locked
+# move and a history record in the push's one transaction, so the number is bounded.
+MAX_TAGS_PER_PUSH = 100
+
 
 @dataclass(frozen=True, slots=True)
 class Reference:
@@ -39,29 +45,61 @@ class Reference:
             return cls(None, Digest.parse(raw))
         return cls(parse_tag(raw), None)
 
+    @classmethod
+    def lookup(cls, raw: str) -> Reference | None:
+        """A reference to read by: None when ``raw`` is neither a tag nor a digest, which
+        names nothing stored (a read answers 404, as for any missing manifest)."""
+        try:
+            return cls.parse(raw)
+        except (TagInvalid, DigestInvalid):
+            return None
+
 
 @dataclass(frozen=True, slots=True)
 class PutResult:
     manifest: Manifest
-    move: TagMove | None
+    moves: tuple[TagMove, ...]  # one per tag the push set
 
 
 class Manifests:
-    def __init__(self, meta: MetadataStore, protect_history: bool) -> None:
+    def __init__(
+        self, meta: MetadataStore, protect_history: bool, allow_foreign: bool = True
+    ) -> None:
         self._meta = meta
         self._protect_history = protect_history
+        self._allow_foreign = allow_foreign
 
     async def put(
-        self, name: RepoName, reference: Reference, content: bytes, content_type: str | None
+        self,
+        name: RepoName,
+        reference: Reference,
+        content: bytes,
+        content_type: str | None,
+        tags: Sequence[Tag] = (),
     ) -> PutResult:
+        """Store a manifest, tagged by ``reference`` or, pushed by digest, by ``tags``."""
+        if tags and reference.digest is None:
+            raise TagInvalid(
+                "tag parameters go with a push by digest, not by tag",
+                detail={"reference": reference.tag},
+            )
+        if len(tags) > MAX_TAGS_PER_PUSH:
+            raise TagInvalid(
+                f"at most {MAX_TAGS_PER_PUSH} tag parameters a push",
+                detail={"limit": MAX_TAGS_PER_PUSH},
+            )
         algorithm = reference.digest.algorithm if reference.digest else "sha256"
         manifest = parse_manifest(content, content_type, algorithm)
+        if manifest.foreign_refs and not self._allow_foreign:
+            manifest = replace(manifest, foreign_refs=())  # every layer must be pushed
         if reference.digest is not None and reference.digest != manifest.digest:
             raise DigestInvalid(
                 "manifest digest does not match the reference",
                 detail={"reference": str(reference.digest), "actual": str(manifest.digest)},
             )
-        missing = await self._meta.missing_blobs(name, manifest.blob_refs)
+        foreign = set(manifest.foreign_refs)
+        required = [d for d in manifest.blob_refs if d not in foreign]
+        missing = await self._meta.missing_blobs(name, required)
         if missing:
             raise ManifestBlobUnknown(detail={"digests": [str(d) for d in missing]})
         missing = await self._meta.missing_manifests(name, manifest.manifest_refs)
@@ -70,8 +108,9 @@ class Manifests:
                 "manifest references manifests unknown to this repository",
                 detail={"digests": [str(d) for d in missing]},
             )
-        move = await self._meta.put_manifest(name, manifest, reference.tag, verify_refs=True)
-        return PutResult(manifest, move)
+        wanted = [reference.tag] if reference.tag is not None else list(tags)
+        moves = await self._meta.put_manifest_tags(name, manifest, wanted, verify_refs=True)
+        return PutResult(manifest, tuple(moves))
 
     async def get(self, name: RepoName, reference: Reference) -> StoredManifest:
         if reference.digest is not None:

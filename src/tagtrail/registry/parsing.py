@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from tagtrail.errors import ManifestInvalid
 from tagtrail.types import (
@@ -14,6 +15,11 @@ from tagtrail.types import (
     Digest,
     Manifest,
 )
+
+# Layers whose bytes may be kept out of registries (licence terms: Windows base layers). With
+# ``urls`` a client fetches them from there, so a manifest may name them unpushed.
+_NONDISTRIBUTABLE_PREFIX = "application/vnd.oci.image.layer.nondistributable."
+_DOCKER_FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 
 
 def _descriptor(value: Any, where: str) -> Digest:
@@ -28,10 +34,31 @@ def _descriptor(value: Any, where: str) -> Digest:
     media_type = value.get("mediaType")
     if media_type is not None and not isinstance(media_type, str):
         raise ManifestInvalid(f"{where} has an invalid mediaType")
+    urls = value.get("urls")
+    if urls is not None and not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
+        raise ManifestInvalid(f"{where} has urls that are not a list of strings")
     try:
         return Digest.parse(digest)
     except Exception as exc:
         raise ManifestInvalid(f"{where} has an invalid digest", detail={"digest": digest}) from exc
+
+
+def _is_foreign(layer: dict[str, Any]) -> bool:
+    """A non-distributable layer with URLs a client can fetch it from (http or https only: a
+    client is told to go there)."""
+    media_type = layer.get("mediaType") or ""
+    if not (media_type.startswith(_NONDISTRIBUTABLE_PREFIX) or media_type == _DOCKER_FOREIGN):
+        return False
+    urls = layer.get("urls") or []
+    return bool(urls) and all(_fetchable(url) for url in urls)
+
+
+def _fetchable(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _text(value: str, where: str) -> str:
@@ -72,6 +99,7 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
 
     blob_refs: list[Digest] = []
     manifest_refs: list[Digest] = []
+    foreign_refs: list[Digest] = []
     artifact_type = document.get("artifactType")
     if artifact_type is not None and not isinstance(artifact_type, str):
         raise ManifestInvalid("artifactType is not a string")
@@ -81,7 +109,16 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
         layers = document.get("layers")
         if not isinstance(layers, list):
             raise ManifestInvalid("layers is not a list")
-        blob_refs.extend(_descriptor(layer, f"layers[{i}]") for i, layer in enumerate(layers))
+        ordinary = {blob_refs[0]}
+        for i, layer in enumerate(layers):
+            digest = _descriptor(layer, f"layers[{i}]")
+            blob_refs.append(digest)
+            if _is_foreign(layer):
+                foreign_refs.append(digest)
+            else:
+                ordinary.add(digest)
+        # A digest also named as the config or as an ordinary layer must be here all the same.
+        foreign_refs = [d for d in dict.fromkeys(foreign_refs) if d not in ordinary]
         if artifact_type is None and isinstance(config, dict):
             config_type = config.get("mediaType")
             artifact_type = config_type if isinstance(config_type, str) else None
@@ -115,4 +152,5 @@ def parse_manifest(content: bytes, content_type: str | None, algorithm: str = "s
         subject=subject,
         artifact_type=artifact_type,
         annotations_json=json.dumps(annotations, sort_keys=True) if annotations else None,
+        foreign_refs=tuple(foreign_refs),
     )

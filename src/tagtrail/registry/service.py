@@ -33,13 +33,14 @@ class Registry:
         protect_history: bool,
         limits: UploadLimits | None = None,
         blob_cache: BlobCache | None = None,
+        allow_nondistributable: bool = True,
     ) -> Registry:
         return cls(
             meta=meta,
             driver=driver,
             uploads=Uploads(meta, driver, limits),
-            blobs=Blobs(meta, driver, protect_history, blob_cache),
-            manifests=Manifests(meta, protect_history),
+            blobs=Blobs(meta, driver, blob_cache),
+            manifests=Manifests(meta, protect_history, allow_nondistributable),
             history=History(meta),
         )
 
@@ -58,6 +59,7 @@ class Registry:
             protect_history=settings.protect_history,
             limits=limits,
             blob_cache=BlobCache(settings.blob_cache_bytes),
+            allow_nondistributable=settings.allow_nondistributable_artifacts,
         )
 
     async def close(self) -> None:

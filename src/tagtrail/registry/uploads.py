@@ -179,7 +179,7 @@ class Uploads:
         a deletion that came between storing and linking shows here (the client retries)."""
         await self._meta.link_blob(name, digest, size)
         if await self._blobs.size(digest) is None:
-            await self._meta.unlink_blob(name, digest, protect_history=False)
+            await self._meta.unlink_blob(name, digest, refuse_referenced=False)
             raise BlobUploadInvalid(
                 "the blob was garbage-collected while it was linked; push it again",
                 detail={"digest": str(digest)},

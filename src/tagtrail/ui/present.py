@@ -31,14 +31,6 @@ class ManifestView:
     artifact_type: str = ""
 
     @property
-    def image_size(self) -> int | None:
-        """Config plus layers, as pushed (compressed); None for an index."""
-        if self.kind != "image":
-            return None
-        parts = [*([self.config] if self.config else []), *self.layers]
-        return sum(part.size for part in parts)
-
-    @property
     def platforms(self) -> list[str]:
         return [child.platform for child in self.children if child.platform]
 

@@ -38,6 +38,8 @@ from tagtrail.types import (
     to_millis,
 )
 from tagtrail.ui import present, session
+from tagtrail.ui.history import HistoryRow, history_rows, marks
+from tagtrail.ui.sizes import Sizes
 
 HERE = Path(__file__).parent
 REPOSITORY_PAGE = 100
@@ -278,12 +280,11 @@ async def repository(request: Request, who: Viewer) -> Response:
         details = [d for d in every if _tag_visible(grant, d.tag)]
     more = len(details) > TAG_PAGE
     details = details[:TAG_PAGE]
+    sizes = Sizes(meta, name)
     rows = []
     for detail in details:
         view = present.describe(detail.media_type, detail.content)
-        size = view.image_size
-        if view.kind == "index":
-            size = await _index_size(request, name, view)
+        sizes.know(str(detail.digest), view)
         rows.append(
             TagRow(
                 detail.tag,
@@ -291,7 +292,7 @@ async def repository(request: Request, who: Viewer) -> Response:
                 view.kind,
                 detail.media_type,
                 view.platforms,
-                size,
+                await sizes.of(str(detail.digest)),
                 detail.updated_ms,
             )
         )
@@ -303,42 +304,6 @@ async def repository(request: Request, who: Viewer) -> Response:
         rows=rows,
         next_after=details[-1].tag if more else None,
     )
-
-
-async def _index_size(request: Request, name: RepoName, view: present.ManifestView) -> int | None:
-    """Sum of the images of an index (None when a child is not stored here)."""
-    total = 0
-    for child in view.children:
-        try:
-            digest = Digest.parse(child.digest)
-        except InvalidInput:
-            return None
-        stored = await _registry(request).meta.get_manifest(name, digest)
-        if stored is None:
-            return None
-        size = present.describe(stored.media_type, stored.content).image_size
-        if size is None:
-            return None
-        total += size
-    return total
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
-    record: HistoryRecord
-    stayed_ms: int
-    current: bool  # the newest record: its state lasts until now
-
-    @property
-    def anchor(self) -> str:
-        return f"t{self.record.timestamp_ms}"
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    x: float
-    row: HistoryRow
-    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,12 +331,16 @@ async def tag_history(request: Request, who: Viewer) -> Response:
         # The record just newer than this page ends the stay of the page's newest one.
         found = await registry.meta.history(name, tag, start_ms=before, end_ms=None, limit=1)
         newer = found[0] if found else None
-    now = int(time.time() * 1000)
-    rows = []
-    for index, record in enumerate(page_.records):
-        later = page_.records[index - 1] if index else newer
-        end = later.timestamp_ms if later is not None else max(now, record.timestamp_ms)
-        rows.append(HistoryRow(record, end - record.timestamp_ms, later is None))
+    rows = await history_rows(
+        registry.meta,
+        name,
+        tag,
+        page_.records,
+        newer=newer,
+        older_exist=page_.next_cursor_ms is not None,
+        now_ms=int(time.time() * 1000),
+    )
+    width, placed = marks(rows)
     try:
         answer, at_invalid = await _answer(request, name, tag), False
     except TimestampInvalid:
@@ -383,8 +352,9 @@ async def tag_history(request: Request, who: Viewer) -> Response:
         name=name,
         tag=tag,
         rows=rows,
-        marks=_marks(rows),
-        axis=_axis(rows),
+        marks=placed,
+        timeline_width=width,
+        span=_span(rows),
         host=registry_host(request),
         older=page_.next_cursor_ms,
         paged=before is not None,
@@ -406,27 +376,8 @@ async def _answer(request: Request, name: RepoName, tag: Tag) -> Answer | None:
     return Answer(at_ms, found[0] if found else None)
 
 
-TIMELINE_WIDTH = 1000
-TIMELINE_MARGIN = 40
-
-
-def _marks(rows: list[HistoryRow]) -> list[Mark]:
-    if not rows:
-        return []
-    first, last = rows[-1].record.timestamp_ms, rows[0].record.timestamp_ms
-    span = max(1, last - first)
-    usable = TIMELINE_WIDTH - 2 * TIMELINE_MARGIN
-    marks = []
-    for row in reversed(rows):
-        offset = (row.record.timestamp_ms - first) / span if last > first else 0.5
-        verb = "moved to" if row.record.event == "created" else "deleted from"
-        when = format_timestamp(row.record.timestamp_ms)
-        label = f"{verb} {row.record.digest} at {when}"
-        marks.append(Mark(round(TIMELINE_MARGIN + offset * usable, 2), row, label))
-    return marks
-
-
-def _axis(rows: list[HistoryRow]) -> tuple[str, str]:
+def _span(rows: list[HistoryRow]) -> tuple[str, str]:
+    """The first and last instants the timeline shows."""
     if not rows:
         return "", ""
     return (
@@ -452,6 +403,9 @@ async def digest_page(request: Request, who: Viewer) -> Response:
         if await _digest_visible(request, grant, name, referrer.digest)
     ]
     named = [tag for tag in await meta.tags_naming(name, digest) if _tag_visible(grant, tag)]
+    sizes = Sizes(meta, name)
+    sizes.know(str(digest), view)
+    shown = [str(digest), *(c.digest for c in view.children), *(str(r.digest) for r in referrers)]
     return render(
         request,
         who,
@@ -459,7 +413,8 @@ async def digest_page(request: Request, who: Viewer) -> Response:
         name=name,
         digest=str(digest),
         media_type=stored.media_type,
-        size=len(stored.content),
+        manifest_size=len(stored.content),
+        sizes={shown_digest: await sizes.of(shown_digest) for shown_digest in shown},
         view=view,
         referrers=referrers,
         referrer_annotations={str(r.digest): _annotations(r.annotations_json) for r in referrers},

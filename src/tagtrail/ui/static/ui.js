@@ -74,6 +74,9 @@ function setupFilter() {
 }
 
 function setupTimeline() {
+  // A long timeline scrolls: show its newest end first, as the table below does.
+  const box = document.querySelector(".timeline-scroll");
+  if (box) box.scrollLeft = box.scrollWidth;
   const detail = document.getElementById("timeline-detail");
   if (!detail) return;
   for (const mark of document.querySelectorAll("#timeline .mark")) {

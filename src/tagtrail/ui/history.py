@@ -1,0 +1,132 @@
+"""The rows and timeline marks of a tag's history page, from one page of its records.
+
+A record reads as what it did to the tag: "created" when the tag did not exist before it (its
+first record, or the first after a deletion), "moved" when it changed the tag's digest,
+"deleted". A record that points the tag at a digest it pointed to before is also a return: the
+tag was rolled back (or restored after a deletion), which a reader of the history wants to see
+without comparing 71-character digests by eye.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tagtrail.meta.store import MetadataStore
+from tagtrail.types import HistoryRecord, RepoName, Tag, format_timestamp
+from tagtrail.ui import timeline
+from tagtrail.ui.sizes import Sizes
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    record: HistoryRecord
+    change: str  # "created", "moved" or "deleted"
+    returned: bool  # points the tag back at a digest it pointed to before
+    size: int | None  # the digest's size as every page counts it (ui.sizes)
+    stayed_ms: int
+    current: bool  # the newest record: its state lasts until now
+
+    @property
+    def anchor(self) -> str:
+        return f"t{self.record.timestamp_ms}"
+
+    @property
+    def description(self) -> str:
+        """What the record did, in words: the accessible name of its timeline mark."""
+        digest, when = self.record.digest, format_timestamp(self.record.timestamp_ms)
+        if self.change == "deleted":
+            return f"deleted from {digest} at {when}"
+        back = " back" if self.returned else ""
+        if self.change == "created":
+            return f"created pointing{back} to {digest} at {when}"
+        return f"moved{back} to {digest} at {when}"
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    row: HistoryRow
+    x: float
+    above: str  # label above the axis ("" when unlabelled)
+    below: str  # label below the axis
+    lane: int
+
+    @property
+    def shape(self) -> str:
+        if self.row.change == "deleted":
+            return "deleted"
+        return "returned" if self.row.returned else "created"
+
+
+async def history_rows(
+    meta: MetadataStore,
+    name: RepoName,
+    tag: Tag,
+    records: list[HistoryRecord],
+    *,
+    newer: HistoryRecord | None,
+    older_exist: bool,
+    now_ms: int,
+) -> list[HistoryRow]:
+    """Rows for ``records`` (one page, newest first); ``newer`` is the record just newer than
+    the page, if any, and ``older_exist`` whether records older than the page exist."""
+    if not records:
+        return []
+    sizes = Sizes(meta, name)
+    older: HistoryRecord | None = None
+    if older_exist:
+        oldest = records[-1].timestamp_ms
+        found = await meta.history(
+            name, tag, start_ms=None, end_ms=oldest - 1, limit=1, newest_first=True
+        )
+        older = found[0] if found else None
+    first_pointed: dict[str, int] = {}
+    for record in records:
+        key = str(record.digest)
+        if record.event == "created" and key not in first_pointed:
+            found = await meta.history(
+                name,
+                tag,
+                start_ms=None,
+                end_ms=None,
+                limit=1,
+                event="created",
+                digest=record.digest,
+            )
+            first_pointed[key] = found[0].timestamp_ms if found else record.timestamp_ms
+    rows = []
+    for index, record in enumerate(records):
+        later = records[index - 1] if index else newer
+        before = records[index + 1] if index + 1 < len(records) else older
+        end = later.timestamp_ms if later is not None else max(now_ms, record.timestamp_ms)
+        if record.event == "deleted":
+            change, returned = "deleted", False
+        else:
+            change = "created" if before is None or before.event == "deleted" else "moved"
+            returned = first_pointed[str(record.digest)] < record.timestamp_ms
+        size = await sizes.of(str(record.digest))
+        rows.append(
+            HistoryRow(
+                record, change, returned, size, end - record.timestamp_ms, current=later is None
+            )
+        )
+    return rows
+
+
+def marks(rows: list[HistoryRow]) -> tuple[float, list[Mark]]:
+    """The timeline's width and its marks, oldest first, for ``rows`` (newest first)."""
+    ordered = list(reversed(rows))
+    names = [
+        "deleted" if row.change == "deleted" else short_digest(str(row.record.digest))
+        for row in ordered
+    ]
+    laid = timeline.layout([row.record.timestamp_ms for row in ordered], names)
+    placed = [
+        Mark(row, mark.x, mark.above, mark.below, mark.lane)
+        for row, mark in zip(ordered, laid.marks, strict=True)
+    ]
+    return laid.width, placed
+
+
+def short_digest(digest: str) -> str:
+    """The first 7 hex digits, as git abbreviates: enough to tell a tag's digests apart."""
+    return digest.partition(":")[2][:7] or digest[:7]

@@ -1,0 +1,90 @@
+"""``tagtrail gc`` on a running server's storage: progress on a terminal only, sizes in
+human units, a report on standard output that a pipe reads clean."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.api.helpers import random_bytes, sha256
+from tests.cli.helpers import tagtrail
+from tests.reliability.test_gc import push_image
+from tests.reliability.test_gc_orphans import blob_key, plant_file
+from tests.server import RunningServer
+
+
+def server_with_garbage(start_registry: Callable[..., RunningServer]) -> tuple[Path, str]:
+    """A server's data directory holding an image and old orphaned bytes (1234 of them)."""
+    server = start_registry()
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        push_image(http, "progress/app", "latest")
+    orphan = random_bytes(1234)
+    plant_file(server.data_dir / blob_key(sha256(orphan)), orphan, old=True)
+    return server.data_dir, sha256(orphan)
+
+
+def report_lines(stdout: str, orphan: str) -> None:
+    assert stdout.splitlines() == [
+        f"would remove orphaned blob bytes {orphan} (1.2 kB)",
+        "gc: 0 manifest, 0 blob, 0 blob bytes, 1 orphaned blob bytes, 0 expired uploads, "
+        "0 orphaned uploads; would free 1.2 kB",
+    ]
+
+
+def test_without_a_terminal_only_the_report_is_printed(
+    start_registry: Callable[..., RunningServer],
+) -> None:
+    data, orphan = server_with_garbage(start_registry)
+    done = tagtrail("gc", "--dry-run", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    report_lines(done.stdout, orphan)
+
+
+def test_on_a_terminal_progress_goes_to_it_and_the_report_stays_clean(
+    start_registry: Callable[..., RunningServer],
+) -> None:
+    data, orphan = server_with_garbage(start_registry)
+    controller, terminal = pty.openpty()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tagtrail", "gc", "--dry-run", "--data-dir", str(data)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env={**clean, "TERM": "xterm-256color", "COLUMNS": "120"},
+    )
+    os.close(terminal)
+    drawn = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: the process closed its side
+                    break
+                if not chunk:
+                    break
+                drawn += chunk
+            elif process.poll() is not None:
+                break
+        stdout = process.communicate(timeout=30)[0].decode()
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, drawn
+    shown = drawn.decode(errors="replace")
+    for phase in ("repositories", "unlinked blobs", "expired uploads", "stored blobs"):
+        assert f"gc: {phase}" in shown, shown
+    report_lines(stdout, orphan)
