@@ -10,6 +10,66 @@ import pytest
 
 from tests.s3 import S3Endpoint, moto_server
 from tests.server import RunningServer, start_server
+from tests.ssl_context import SHARED
+
+TESTS = Path(__file__).parent
+
+# Markers by where a test lives (pyproject registers them), so that `-m "not e2e and not
+# slow"` leaves out the container tools and what takes seconds a test: crash and soak rounds,
+# replicas, fuzzing, the browser, the tests whose subject is processes (server starts and
+# stops, CLI runs, apt's lock waits, connection timeouts), gc and store-identity passes over
+# S3, argon2 timings, and validating every answer against the OpenAPI document. A directory
+# ends in "/".
+MARKED = {
+    "e2e": ("e2e/", "e2e_auth/"),
+    "slow": (
+        "scaleout/",
+        "auth/test_admin_cli.py",
+        "cli/test_serve.py",
+        "cli/test_serve_process.py",
+        "cli/test_storage_commands.py",
+        "reliability/test_limits.py",
+        "unit/test_apt_lock.py",
+        "reliability/test_crash.py",
+        "reliability/test_gc.py",
+        "reliability/test_gc_orphans.py",
+        "reliability/test_schemathesis.py",
+        "reliability/test_store_identity.py",
+        "ui/test_browser.py",
+        "ui/test_large_history.py",
+        "ui/test_layout.py",
+        "ui/test_session_rotation.py",
+        "auth/test_logins.py",
+        "auth/test_claims.py",
+        "cli/test_db.py",
+        "cli/test_gc_cli.py",
+        "meta/test_gc.py",
+        "meta/test_gc_orphans.py",
+        "meta/test_store_identity.py",
+        "blobs/test_s3_marker.py",
+        "client/test_openapi.py",
+    ),
+}
+
+
+# Parameters that make a test slow wherever it lives: "s3" runs it against moto's S3 server.
+SLOW_PARAMETERS = ("s3",)
+
+
+def expected_markers(item: pytest.Item) -> set[str]:
+    """The markers ``item`` carries by its place and its parameters."""
+    where = item.path.relative_to(TESTS).as_posix()
+    found = {m for m, places in MARKED.items() if any(where.startswith(p) for p in places)}
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and any(v in SLOW_PARAMETERS for v in callspec.params.values()):
+        found.add("slow")
+    return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in expected_markers(item):
+            item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +97,7 @@ def start_registry(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
 
 @pytest.fixture
 def client(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
         yield http
 
 

@@ -21,6 +21,7 @@ import botocore.session
 import httpx
 
 from tests.server import free_port
+from tests.ssl_context import SHARED
 
 ACCESS_KEY = "testing-access-key"
 SECRET_KEY = "testing-secret-key"  # moto accepts any credentials
@@ -73,7 +74,7 @@ def moto_server() -> Iterator[S3Endpoint]:
                     output = log.read().decode(errors="replace")
                     raise AssertionError(f"moto_server exited: {output[-2000:]}")
                 try:
-                    httpx.get(url, timeout=1)
+                    httpx.get(url, timeout=1, verify=SHARED)
                     break
                 except httpx.TransportError:
                     if time.monotonic() > deadline:

@@ -5,9 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    SerializationInfo,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +26,18 @@ from pydantic_settings import (
 
 CONFIG_ENV = "TAGTRAIL_CONFIG"
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest multipart part (but the last)
+
+
+REVEAL = {"reveal_secrets": True}  # model_dump(mode="json", context=REVEAL): secrets as they are
+
+
+def _revealed(value: SecretStr, info: SerializationInfo) -> str | SecretStr:
+    """A secret in JSON output: masked (pydantic's ``**********``) unless the dump was asked
+    for with ``context=REVEAL``, as the settings handed to the server's workers are."""
+    context = info.context
+    if isinstance(context, dict) and context.get("reveal_secrets"):
+        return value.get_secret_value()
+    return value
 
 
 class S3Settings(BaseModel):
@@ -32,10 +53,14 @@ class S3Settings(BaseModel):
     endpoint: str | None = None
     region: str | None = None
     access_key_id: str | None = None
-    secret_access_key: str | None = None
+    secret_access_key: SecretStr | None = None
     redirect: bool = Field(True, description="GET answers 307 to a presigned URL")
     presign_seconds: int = Field(300, ge=10, le=7 * 86_400)
     part_size: int = Field(8 * 1024 * 1024, ge=MIN_PART_SIZE)
+
+    @field_serializer("secret_access_key", when_used="json-unless-none")
+    def _reveal_secret(self, value: SecretStr, info: SerializationInfo) -> str | SecretStr:
+        return _revealed(value, info)
 
 
 class Settings(BaseSettings):
@@ -48,8 +73,10 @@ class Settings(BaseSettings):
     external_url: str | None = Field(
         None, description="URL clients reach this registry at (for Location and Link headers)"
     )
-    database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the metadata store; default: SQLite in data_dir"
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata store (its password is why it is secret); "
+        "default: SQLite in data_dir",
     )
     blob_store: Literal["filesystem", "s3"] = Field(
         "filesystem", description="where blob bytes live: data_dir, or S3 ([s3] settings)"
@@ -80,7 +107,7 @@ class Settings(BaseSettings):
     token_verify_keys: list[Path] = Field(
         default_factory=list, description="more PEM keys whose tokens verify (rotation)"
     )
-    admin_password: str | None = Field(
+    admin_password: SecretStr | None = Field(
         None, description="password of the admin user created on first start"
     )
     history_retention_days: int | None = Field(
@@ -118,6 +145,10 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         "info", description="how much the server logs"
     )
+
+    @field_serializer("database_url", "admin_password", when_used="json-unless-none")
+    def _reveal_secrets(self, value: SecretStr, info: SerializationInfo) -> str | SecretStr:
+        return _revealed(value, info)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -166,7 +197,7 @@ class Settings(BaseSettings):
     @property
     def metadata_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'tagtrail.db'}"
 
     @classmethod
@@ -222,9 +253,31 @@ def validation_message(exc: ValidationError, flags: Mapping[str, str]) -> str:
 
 def _shown(loc: list[str], value: Any) -> str:
     """A rejected value as it may be printed: scalars only (a table may hold credentials),
-    and never a secret's."""
-    if any("secret" in part or "password" in part for part in loc):
+    and never a secret's: a SecretStr setting's, or one whose name says it is one (a
+    misspelt setting, which no type describes)."""
+    if _secret(loc) or any("secret" in part or "password" in part for part in loc):
         return "(hidden)"
     if isinstance(value, str):
         return value
     return repr(value) if isinstance(value, int | float | bool) else ""
+
+
+def _secret(loc: list[str]) -> bool:
+    """Whether the setting at ``loc`` is a SecretStr, or a table that holds one (its value
+    as a whole, a JSON string, say, would show the secret)."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        kinds = get_args(field.annotation) or (field.annotation,)
+        if SecretStr in kinds:
+            return True
+        tables = [k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)]
+        if not tables:
+            return False
+        model = tables[0]
+    return model is not Settings and any(
+        SecretStr in (get_args(f.annotation) or (f.annotation,))
+        for f in model.model_fields.values()
+    )

@@ -1,9 +1,10 @@
-"""The domain exception tree. One place (``tagtrail.api.errors``) turns these into HTTP.
+"""The domain exception tree. One place (``tagtrail.api.errors``) turns these into HTTP, with
+the code, status and default message of the entry each class names in ``error_codes``.
 
 ::
 
-    RegistryError                     code (OCI error code), message, detail
-    ├── InvalidInput                  the request itself is malformed (400)
+    RegistryError                     UNKNOWN (500): code, message, detail
+    ├── InvalidInput                  INVALID: the request itself is malformed (400)
     │   ├── NameInvalid               NAME_INVALID
     │   ├── DigestInvalid             DIGEST_INVALID
     │   ├── TagInvalid                TAG_INVALID
@@ -13,111 +14,114 @@
     │   ├── SizeInvalid               SIZE_INVALID
     │   ├── PaginationNumberInvalid   PAGINATION_NUMBER_INVALID
     │   └── TimestampInvalid          TIMESTAMP_INVALID
-    ├── NotFound                      the thing does not exist here (404)
+    ├── NotFound                      NOT_FOUND: the thing does not exist here (404)
     │   ├── NameUnknown               NAME_UNKNOWN
     │   ├── BlobUnknown               BLOB_UNKNOWN
     │   ├── BlobUploadUnknown         BLOB_UPLOAD_UNKNOWN
-    │   ├── ManifestUnknown           MANIFEST_UNKNOWN
-    │   └── TagUnknown                MANIFEST_UNKNOWN (a tag with no history)
-    ├── RangeNotSatisfiable           out-of-order chunk or unsatisfiable Range (416)
-    ├── TooLarge                      SIZE_INVALID, a body over its limit (413)
-    │   ├── ManifestTooLarge          a manifest over the limit
-    │   └── BlobTooLarge              an upload over the limit
+    │   └── ManifestUnknown           MANIFEST_UNKNOWN
+    │       └── TagUnknown            MANIFEST_UNKNOWN: a tag with no history
+    ├── RangeNotSatisfiable           RANGE_NOT_SATISFIABLE: out-of-order chunk, bad Range (416)
+    ├── TooLarge                      TOO_LARGE: a body over its limit (413)
+    │   ├── ManifestTooLarge          TOO_LARGE: a manifest
+    │   └── BlobTooLarge              TOO_LARGE: an upload
     ├── TooManyRequests               TOOMANYREQUESTS: too many open uploads (429)
     ├── Unsupported                   UNSUPPORTED: refused by policy (405)
     ├── Unauthorized                  UNAUTHORIZED: no valid credentials or scope (401)
     ├── Denied                        DENIED: authenticated, but not allowed (403)
-    └── Conflict                      an account, organisation or token already exists (409)
+    └── Conflict                      CONFLICT: an account, organisation or token exists (409)
+
+The second column is the class's entry in ``error_codes`` (tests/unit/test_errors.py holds
+this drawing to the classes). Errors of one use live with it and name their entries the same
+way: ``ScopeInvalid`` (auth), ``SettingInvalid`` (accounts), ``TokenRequestInvalid`` and
+``SlowClient`` (api).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from tagtrail import error_codes
+from tagtrail.error_codes import ErrorCode
+
 
 class RegistryError(Exception):
     """Base of every error a registry operation can raise on purpose."""
 
-    code: ClassVar[str] = "UNKNOWN"
-    default_message: ClassVar[str] = "unknown error"
+    error_code: ClassVar[ErrorCode] = error_codes.UNKNOWN
+    default_message: ClassVar[str | None] = None  # None: the entry's message
 
     def __init__(self, message: str | None = None, detail: Any = None) -> None:
-        self.message = message or self.default_message
+        self.message = message or self.default_message or self.error_code.message
         self.detail = detail
         super().__init__(self.message)
 
+    @property
+    def code(self) -> str:
+        return self.error_code.code
+
+    @property
+    def status(self) -> int:
+        return self.error_code.status
+
 
 class InvalidInput(RegistryError):
-    code = "INVALID"
+    error_code = error_codes.INVALID
 
 
 class NameInvalid(InvalidInput):
-    code = "NAME_INVALID"
-    default_message = "invalid repository name"
+    error_code = error_codes.NAME_INVALID
 
 
 class DigestInvalid(InvalidInput):
-    code = "DIGEST_INVALID"
-    default_message = "provided digest did not match uploaded content"
+    error_code = error_codes.DIGEST_INVALID
 
 
 class TagInvalid(InvalidInput):
-    code = "TAG_INVALID"
-    default_message = "invalid tag"
+    error_code = error_codes.TAG_INVALID
 
 
 class ManifestInvalid(InvalidInput):
-    code = "MANIFEST_INVALID"
-    default_message = "manifest invalid"
+    error_code = error_codes.MANIFEST_INVALID
 
 
 class ManifestBlobUnknown(InvalidInput):
-    code = "MANIFEST_BLOB_UNKNOWN"
-    default_message = "manifest references a blob unknown to this repository"
+    error_code = error_codes.MANIFEST_BLOB_UNKNOWN
 
 
 class BlobUploadInvalid(InvalidInput):
-    code = "BLOB_UPLOAD_INVALID"
-    default_message = "blob upload invalid"
+    error_code = error_codes.BLOB_UPLOAD_INVALID
 
 
 class SizeInvalid(InvalidInput):
-    code = "SIZE_INVALID"
-    default_message = "provided length did not match content length"
+    error_code = error_codes.SIZE_INVALID
 
 
 class PaginationNumberInvalid(InvalidInput):
-    code = "PAGINATION_NUMBER_INVALID"
-    default_message = "invalid number of results requested"
+    error_code = error_codes.PAGINATION_NUMBER_INVALID
 
 
 class TimestampInvalid(InvalidInput):
-    code = "TIMESTAMP_INVALID"
-    default_message = "invalid timestamp"
+    error_code = error_codes.TIMESTAMP_INVALID
 
 
 class NotFound(RegistryError):
-    code = "NOT_FOUND"
+    error_code = error_codes.NOT_FOUND
 
 
 class NameUnknown(NotFound):
-    code = "NAME_UNKNOWN"
-    default_message = "repository name not known to registry"
+    error_code = error_codes.NAME_UNKNOWN
 
 
 class BlobUnknown(NotFound):
-    code = "BLOB_UNKNOWN"
-    default_message = "blob unknown to registry"
+    error_code = error_codes.BLOB_UNKNOWN
 
 
 class BlobUploadUnknown(NotFound):
-    code = "BLOB_UPLOAD_UNKNOWN"
-    default_message = "blob upload unknown to registry"
+    error_code = error_codes.BLOB_UPLOAD_UNKNOWN
 
 
 class ManifestUnknown(NotFound):
-    code = "MANIFEST_UNKNOWN"
-    default_message = "manifest unknown"
+    error_code = error_codes.MANIFEST_UNKNOWN
 
 
 class TagUnknown(ManifestUnknown):
@@ -125,8 +129,7 @@ class TagUnknown(ManifestUnknown):
 
 
 class RangeNotSatisfiable(RegistryError):
-    code = "BLOB_UPLOAD_INVALID"
-    default_message = "requested range not satisfiable"
+    error_code = error_codes.RANGE_NOT_SATISFIABLE
 
     def __init__(
         self, message: str | None = None, detail: Any = None, *, size: int | None = None
@@ -136,8 +139,7 @@ class RangeNotSatisfiable(RegistryError):
 
 
 class TooLarge(RegistryError):
-    code = "SIZE_INVALID"
-    default_message = "request body too large"
+    error_code = error_codes.TOO_LARGE
 
 
 class ManifestTooLarge(TooLarge):
@@ -149,13 +151,11 @@ class BlobTooLarge(TooLarge):
 
 
 class TooManyRequests(RegistryError):
-    code = "TOOMANYREQUESTS"
-    default_message = "too many open upload sessions in this repository"
+    error_code = error_codes.TOOMANYREQUESTS
 
 
 class Unsupported(RegistryError):
-    code = "UNSUPPORTED"
-    default_message = "the operation is unsupported"
+    error_code = error_codes.UNSUPPORTED
 
 
 class Unauthorized(RegistryError):
@@ -165,8 +165,7 @@ class Unauthorized(RegistryError):
     ``insufficient`` is true when a valid token was sent but lacks them.
     """
 
-    code = "UNAUTHORIZED"
-    default_message = "authentication required"
+    error_code = error_codes.UNAUTHORIZED
 
     def __init__(
         self,
@@ -184,10 +183,8 @@ class Unauthorized(RegistryError):
 
 
 class Denied(RegistryError):
-    code = "DENIED"
-    default_message = "requested access to the resource is denied"
+    error_code = error_codes.DENIED
 
 
 class Conflict(RegistryError):
-    code = "CONFLICT"
-    default_message = "already exists"
+    error_code = error_codes.CONFLICT

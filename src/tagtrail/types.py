@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal, NewType
 
-from tagtrail.errors import DigestInvalid, NameInvalid, TagInvalid, TimestampInvalid
+from tagtrail.errors import DigestInvalid, NameInvalid, TagInvalid
 
 # OCI distribution-spec grammar for repository names (path components joined by "/").
 _NAME_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
@@ -154,44 +154,6 @@ class UploadSession:
     repository: RepoName
     offset: int
     started_ms: int
-
-
-_EPOCH = datetime(1970, 1, 1)  # naive UTC: isoformat then carries no offset to strip
-
-
-def format_timestamp(timestamp_ms: int) -> str:
-    """RFC 3339 in UTC with millisecond precision: 2023-05-12T13:46:10.555Z."""
-    # Integer arithmetic and the C isoformat: strftime took a third of a history response.
-    moment = _EPOCH + timedelta(milliseconds=timestamp_ms)
-    return moment.isoformat(timespec="milliseconds") + "Z"
-
-
-# "+02:00" in an unencoded query string arrives as " 02:00": take the space for the plus.
-_SPACED_OFFSET_RE = re.compile(r" ([0-9]{2}(?::?[0-9]{2})?)$")
-
-
-def parse_instant(raw: str) -> datetime:
-    """Parse an ISO 8601 / RFC 3339 timestamp; a timestamp without offset is UTC."""
-    text = _SPACED_OFFSET_RE.sub(r"+\1", raw.strip())
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise TimestampInvalid(detail={"timestamp": raw[:100]}) from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def to_millis(moment: datetime, *, round_up: bool = False) -> int:
-    """Epoch milliseconds. Records carry millisecond timestamps, so a finer bound is rounded to
-    the millisecond that keeps the same records: down for an upper bound, up (``round_up``) for
-    a lower one."""
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    millis, micros = divmod(delta.microseconds, 1000)
-    rounded = millis + (1 if round_up and micros else 0)
-    return (delta.days * 86_400 + delta.seconds) * 1000 + rounded
-
-
-def parse_timestamp(raw: str, *, round_up: bool = False) -> int:
-    return to_millis(parse_instant(raw), round_up=round_up)
 
 
 @dataclass(frozen=True, slots=True)

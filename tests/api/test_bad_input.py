@@ -124,7 +124,10 @@ def test_path_traversal_is_refused(server: RunningServer, path: str, method: str
     assert_raw_oci_error(response)
 
 
-def test_traversal_digest_in_upload_completion(client: httpx.Client, server: RunningServer) -> None:
+def test_traversal_digest_in_upload_completion(
+    served_client: httpx.Client, server: RunningServer
+) -> None:
+    client = served_client
     name = repo("trav")
     response = client.post(f"/v2/{name}/blobs/uploads/")
     location = httpx.URL(response.headers["location"])

@@ -20,7 +20,9 @@ from tests.api.helpers import (
     sha256,
     sha512,
 )
+from tests.inprocess import InProcessRegistry
 from tests.server import RunningServer, start_server
+from tests.ssl_context import SHARED
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +37,15 @@ def uncached_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 
 @pytest.fixture(params=["from memory", "from its file"])
 def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
-    """Every test here runs against both ways a small blob is sent."""
-    fixture = "server" if request.param == "from memory" else "uncached_server"
-    server: RunningServer = request.getfixturevalue(fixture)
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    """Every test here runs against both ways a small blob is sent: from the blob cache (in
+    this process), and from its file by the real server (pathsend is granian's)."""
+    if request.param == "from memory":
+        registry: InProcessRegistry = request.getfixturevalue("app_registry")
+        with registry.client() as http:
+            yield http
+        return
+    server: RunningServer = request.getfixturevalue("uncached_server")
+    with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
         yield http
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ from tests.api.helpers import (
     sha256,
     sha512,
 )
-from tests.server import RunningServer
+from tests.inprocess import in_process_registry
 
 MAX_MANIFEST = 4 * 1024 * 1024
 
@@ -308,7 +309,8 @@ def padded(body: bytes, size: int) -> bytes:
     return body[:-1] + b" " * (size - len(body)) + b"}"
 
 
-def test_manifest_of_exactly_4_mib_is_accepted(client: httpx.Client) -> None:
+def test_manifest_of_exactly_4_mib_is_accepted(served_client: httpx.Client) -> None:
+    client = served_client  # the limit on a body as the server receives it
     name = repo("man")
     config = random_bytes()
     push_blob(client, name, config)
@@ -318,7 +320,8 @@ def test_manifest_of_exactly_4_mib_is_accepted(client: httpx.Client) -> None:
     assert client.get(f"/v2/{name}/manifests/{pushed.digest}").content == body
 
 
-def test_manifest_over_4_mib_is_413(client: httpx.Client) -> None:
+def test_manifest_over_4_mib_is_413(served_client: httpx.Client) -> None:
+    client = served_client  # the limit on a body as the server receives it
     name = repo("man")
     config = random_bytes()
     push_blob(client, name, config)
@@ -327,7 +330,8 @@ def test_manifest_over_4_mib_is_413(client: httpx.Client) -> None:
     assert_manifest_absent(client, name, "big", sha256(body))
 
 
-def test_chunked_manifest_over_4_mib_is_413(client: httpx.Client) -> None:
+def test_chunked_manifest_over_4_mib_is_413(served_client: httpx.Client) -> None:
+    client = served_client  # the limit on a body as the server receives it
     name = repo("man")
     config = random_bytes()
     push_blob(client, name, config)
@@ -428,11 +432,11 @@ def test_longest_valid_tag(client: httpx.Client) -> None:
     assert_manifest(client, name, tag, pushed)
 
 
-def test_protect_history_refuses_deleting_named_digests(
-    start_registry: Callable[..., RunningServer],
-) -> None:
-    registry = start_registry("--protect-history")
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+def test_protect_history_refuses_deleting_named_digests(tmp_path: Path) -> None:
+    with (
+        in_process_registry(tmp_path / "data", protect_history=True) as registry,
+        registry.client() as client,
+    ):
         name = repo("protect")
         current = push_image(client, name, "v1")
         old = push_image(client, name, "moved")

@@ -78,7 +78,8 @@ def test_empty_blob(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_streamed_patches_append(client: httpx.Client, algorithm: str) -> None:
+def test_streamed_patches_append(served_client: httpx.Client, algorithm: str) -> None:
+    client = served_client  # PATCH bodies as the server receives them
     name = repo("up")
     parts = [random_bytes(10), random_bytes(1), random_bytes(4096), random_bytes(7)]
     data = b"".join(parts)

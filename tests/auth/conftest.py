@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.auth.helpers import ADMIN_PASSWORD
+from tests.auth.helpers import ADMIN_PASSWORD, assert_no_secret_logged
 from tests.auth.world import World, build_world
 from tests.server import RunningServer, start_server
 
 
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The shared server; once every test of the package has used it, its log is checked for
+    the secrets they handled (test_logs.py does the same for one test's own requests)."""
     server = start_server(
         tmp_path_factory.mktemp("auth") / "data",
         "--auth",
@@ -23,6 +25,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield build_world(server)
     finally:
         server.stop()
+    assert_no_secret_logged(server.log(), server.log_path)
 
 
 StartAuth = Callable[..., RunningServer]

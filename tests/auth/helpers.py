@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import httpx
 
 from tests.api.helpers import assert_oci_error
+from tests.ssl_context import SHARED
 
 SERVICE = "tagtrail"
 ISSUER = "tagtrail"
@@ -21,6 +22,18 @@ SECRETS: set[str] = {ADMIN_PASSWORD}
 
 def remember(*secrets: str) -> None:
     SECRETS.update(s for s in secrets if s)
+
+
+def assert_no_secret_logged(log: str, where: object) -> None:
+    """No secret the tests handled so far, nor a token's signature or the admin's Basic
+    credentials, is in ``log`` (the server log at ``where``)."""
+    assert "listening" in log  # the right file
+    leaked = sorted(secret for secret in SECRETS if secret in log)
+    assert not leaked, f"{len(leaked)} secrets in {where}: {leaked[:3]}"
+    for secret in SECRETS:  # nor any recognisable part of a token (its signature)
+        signature = secret.rpartition(".")[2]
+        assert len(signature) < 20 or signature not in log, f"a token's signature in {where}"
+    assert base64.b64encode(ADMIN_PASSWORD.encode()).decode() not in log
 
 
 # -- credentials and the token endpoint -------------------------------------------------------
@@ -47,7 +60,7 @@ def request_token(
     query += [("scope", scope) for scope in scopes]
     query += list(params.items())
     headers = basic(*credentials) if credentials else {}
-    response = httpx.get(f"{url}/token", params=query, headers=headers, timeout=30)
+    response = httpx.get(f"{url}/token", params=query, headers=headers, timeout=30, verify=SHARED)
     if response.status_code == 200:
         body = response.json()
         remember(body.get("token", ""), body.get("refresh_token", ""))
@@ -62,7 +75,7 @@ def token_for(url: str, scopes: Sequence[str] = (), credentials: Credentials = N
 
 
 def post_token(url: str, form: dict[str, str]) -> httpx.Response:
-    response = httpx.post(f"{url}/token", data=form, timeout=30)
+    response = httpx.post(f"{url}/token", data=form, timeout=30, verify=SHARED)
     if response.status_code == 200:
         body = response.json()
         remember(body.get("access_token", ""), body.get("refresh_token", ""))
@@ -83,7 +96,9 @@ def everything(name: str) -> str:
 
 def client(url: str, token: str | None = None) -> httpx.Client:
     """A client sending ``token`` as Bearer on every request (tests.api.helpers take it)."""
-    return httpx.Client(base_url=url, headers=bearer(token) if token else {}, timeout=30)
+    return httpx.Client(
+        base_url=url, headers=bearer(token) if token else {}, timeout=30, verify=SHARED
+    )
 
 
 # -- challenges -------------------------------------------------------------------------------

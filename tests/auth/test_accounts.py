@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-import time
+from pathlib import Path
 
 import httpx
 
+from tagtrail.accounts import PullTokenRecord
+from tagtrail.auth.secrets import new_pull_token, secret_digest
+from tagtrail.clock import now_ms
+from tagtrail.meta.database import Database
+from tagtrail.meta.sql_accounts import SqlAccountStore
 from tests.api.helpers import assert_oci_error, push_image
 from tests.auth.cli import PullToken, admin, create_pull_token, parse_pull_token, token_args
 from tests.auth.helpers import (
@@ -18,10 +24,12 @@ from tests.auth.helpers import (
     post_token,
     pull,
     push,
+    remember,
     request_token,
 )
 from tests.auth.jwts import access_of
 from tests.auth.world import USERS, World, unique
+from tests.ssl_context import SHARED
 
 
 def test_passwords_are_stored_as_argon2id(world: World) -> None:
@@ -79,14 +87,33 @@ def test_token_of_one_organisation_grants_nothing_in_another(world: World) -> No
         assert_challenge(response, world.url, [pull(name)], insufficient=True)
 
 
+async def _add_expired_token(data_dir: Path, organisation: str) -> PullToken:
+    """A pull token created an hour ago that expired a minute ago, in the server's database
+    (test_expiry.py moves the policy's clock across an expiry instead)."""
+    database = await Database.open(f"sqlite:///{data_dir / 'tagtrail.db'}", migrate=False)
+    try:
+        token_id, secret = new_pull_token()
+        await SqlAccountStore(database).add_pull_token(
+            PullTokenRecord(
+                id=token_id,
+                organisation=organisation,
+                secret_sha256=secret_digest(secret),
+                can_push=False,
+                expires_ms=now_ms() - 60_000,
+                revoked_ms=None,
+                description="",
+                created_ms=now_ms() - 3_600_000,
+            )
+        )
+    finally:
+        await database.close()
+    remember(secret)
+    return PullToken(token_id, secret)
+
+
 def test_token_expires(world: World) -> None:
     name, _ = _image(world)
-    created = time.monotonic()
-    token = create_pull_token(world.data_dir, "acme", ttl="2s")
-    assert request_token(world.url, [pull(name)], _as_basic(token)).status_code == 200
-    with world.client(token.secret) as http:
-        assert http.get(f"/v2/{name}/manifests/latest").status_code == 200
-    time.sleep(max(0.0, created + 2.3 - time.monotonic()))
+    token = asyncio.run(_add_expired_token(world.data_dir, "acme"))
     assert_oci_error(request_token(world.url, [pull(name)], _as_basic(token)), 401)
     with world.client(token.secret) as http:
         assert_oci_error(http.get(f"/v2/{name}/manifests/latest"), 401, "UNAUTHORIZED")
@@ -117,7 +144,10 @@ def test_revoking_a_token_revokes_its_refresh_tokens(world: World) -> None:
     assert "valid" in _listed(world, token)
     as_basic = basic(*credentials)
     # Used as Basic on /v2 before the revocation: nothing of that may outlive it.
-    assert httpx.get(f"{world.url}/v2/{name}/tags/list", headers=as_basic).status_code == 200
+    assert (
+        httpx.get(f"{world.url}/v2/{name}/tags/list", headers=as_basic, verify=SHARED).status_code
+        == 200
+    )
 
     admin(world.data_dir, "token", "revoke", token.id)
 
@@ -126,7 +156,9 @@ def test_revoking_a_token_revokes_its_refresh_tokens(world: World) -> None:
     assert_oci_error(post_token(world.url, form | {"scope": pull(name)}), 401, "UNAUTHORIZED")
     for refresh in refreshes:
         assert_oci_error(post_token(world.url, _refresh(refresh, name)), 401, "UNAUTHORIZED")
-    assert_oci_error(httpx.get(f"{world.url}/v2/{name}/tags/list", headers=as_basic), 401)
+    assert_oci_error(
+        httpx.get(f"{world.url}/v2/{name}/tags/list", headers=as_basic, verify=SHARED), 401
+    )
     with world.client(token.secret) as http:
         assert_oci_error(http.get("/v2/"), 401, "UNAUTHORIZED")
         response = http.get(f"/v2/{name}/manifests/latest")
@@ -142,5 +174,7 @@ def test_revoking_leaves_other_tokens_alone(world: World) -> None:
     name, _ = _image(world)
     doomed = create_pull_token(world.data_dir, "acme")
     admin(world.data_dir, "token", "revoke", doomed.id)
-    response = httpx.get(f"{world.url}/v2/{name}/tags/list", headers=bearer(world.acme_pull.secret))
+    response = httpx.get(
+        f"{world.url}/v2/{name}/tags/list", headers=bearer(world.acme_pull.secret), verify=SHARED
+    )
     assert response.status_code == 200, response.text

@@ -16,6 +16,7 @@ from tests.auth.helpers import client, pull, push, remember, request_token, toke
 from tests.auth.jwts import access_of
 from tests.auth.world import World
 from tests.server import start_server
+from tests.ssl_context import SHARED
 
 _PRINTED_RE = re.compile(r"^.*\badmin\b.*password.*:\s*(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
 
@@ -116,7 +117,7 @@ def test_wrong_commands_fail_cleanly(world: World) -> None:
     done = admin_cli(world.data_dir, "org", "member", "add", "nosuch", "bob", check=False)
     assert done.returncode != 0, done.stdout
     assert "nosuch" in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
-    assert httpx.get(f"{world.url}/v2/").status_code == 401
+    assert httpx.get(f"{world.url}/v2/", verify=SHARED).status_code == 401
 
 
 def test_admin_is_created_when_users_were_added_before_the_first_start(tmp_path: Path) -> None:

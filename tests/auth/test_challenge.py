@@ -8,6 +8,7 @@ import pytest
 from tests.api.helpers import random_bytes, sha256
 from tests.auth.helpers import assert_challenge, bearer, pull
 from tests.auth.world import ALICE, DAVE, World, unique
+from tests.ssl_context import SHARED
 
 DIGEST = sha256(b"challenge")
 UPLOAD = "0f6c3a3e-54f5-4cc1-9e0b-8d53c1c9a9b2"
@@ -38,7 +39,9 @@ IDS = [f"{method} {path}" for method, path, _ in ENDPOINTS]
 
 def send(world: World, method: str, path: str, token: str | None = None) -> httpx.Response:
     headers = bearer(token) if token else {}
-    return httpx.request(method, world.url + path, headers=headers, content=b"{}", timeout=30)
+    return httpx.request(
+        method, world.url + path, headers=headers, content=b"{}", timeout=30, verify=SHARED
+    )
 
 
 def test_base_without_credentials_is_challenged_without_scope(world: World) -> None:

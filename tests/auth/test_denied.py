@@ -30,6 +30,7 @@ from tests.auth.world import (
     blobs_of,
     unique,
 )
+from tests.ssl_context import SHARED
 
 
 def _pushed(world: World) -> tuple[str, str]:
@@ -40,7 +41,7 @@ def _pushed(world: World) -> tuple[str, str]:
 
 def test_basic_user_denied_a_push_gets_403_naming_it(world: World) -> None:
     name, digest = _pushed(world)
-    with httpx.Client(base_url=world.url, headers=basic(*BOB), timeout=30) as http:
+    with httpx.Client(base_url=world.url, headers=basic(*BOB), timeout=30, verify=SHARED) as http:
         assert http.get(f"/v2/{name}/manifests/latest").status_code == 200
         error = assert_denied(
             http.post(f"/v2/{name}/blobs/uploads/"), f"push to {name} denied for user bob"
@@ -110,7 +111,9 @@ def test_pull_token_denied_a_push_gets_403_naming_it(world: World) -> None:
         basic(*as_basic),
         bearer(world.token([push(name)], as_basic)),
     ):
-        response = httpx.post(f"{world.url}/v2/{name}/blobs/uploads/", headers=headers)
+        response = httpx.post(
+            f"{world.url}/v2/{name}/blobs/uploads/", headers=headers, verify=SHARED
+        )
         assert_denied(response, message)
 
 
@@ -122,13 +125,15 @@ def test_public_repository_denies_known_outsiders_and_challenges_anonymous(world
     with world.client(world.token([push(PUBLIC_ALL)])) as http:
         response = http.post(f"/v2/{PUBLIC_ALL}/blobs/uploads/")
         assert_challenge(response, world.url, [push(PUBLIC_ALL)], insufficient=True)
-    response = httpx.post(f"{world.url}/v2/{PUBLIC_ALL}/blobs/uploads/")
+    response = httpx.post(f"{world.url}/v2/{PUBLIC_ALL}/blobs/uploads/", verify=SHARED)
     assert_challenge(response, world.url, [push(PUBLIC_ALL)], insufficient=False)
 
 
 def test_wrong_basic_credentials_are_challenged_not_denied(world: World) -> None:
     name, _ = _pushed(world)
-    response = httpx.post(f"{world.url}/v2/{name}/blobs/uploads/", headers=basic("bob", "wrong"))
+    response = httpx.post(
+        f"{world.url}/v2/{name}/blobs/uploads/", headers=basic("bob", "wrong"), verify=SHARED
+    )
     assert_challenge(response, world.url, [push(name)], insufficient=None)
 
 

@@ -21,6 +21,7 @@ from tests.auth.argon2_counter.sitecustomize import SLOW_SECONDS
 from tests.auth.cli import add_user, admin_cli
 from tests.auth.helpers import ADMIN_PASSWORD, SERVICE, basic, post_token, pull, request_token
 from tests.server import RunningServer, start_server
+from tests.ssl_context import SHARED
 
 COUNTER = Path(__file__).with_name("argon2_counter")
 
@@ -70,7 +71,9 @@ def _password_grant(counted: Counted, credentials: tuple[str, str]) -> int:
 
 
 def _basic_v2(counted: Counted, credentials: tuple[str, str]) -> int:
-    return httpx.get(f"{counted.url}/v2/", headers=basic(*credentials), timeout=30).status_code
+    return httpx.get(
+        f"{counted.url}/v2/", headers=basic(*credentials), timeout=30, verify=SHARED
+    ).status_code
 
 
 def test_repeated_logins_verify_the_password_once(counted: Counted) -> None:
@@ -153,7 +156,7 @@ def test_verification_leaves_the_server_answering_others(counted: Counted) -> No
         assert counted.verifications() == before + 1
         # When it began, by the server's CLOCK_MONOTONIC: the same clock as this process's.
         began = float(counted.log.read_text().splitlines()[-1].split()[1])
-        assert httpx.get(f"{counted.url}/v2/", timeout=30).status_code == 401
+        assert httpx.get(f"{counted.url}/v2/", timeout=30, verify=SHARED).status_code == 401
         answered = time.monotonic()
         assert answered < began + SLOW_SECONDS, "GET /v2/ waited for the verification"
     finally:

@@ -12,6 +12,7 @@ from tests.api.helpers import assert_oci_error
 from tests.auth.helpers import bearer, everything, post_token, pull, push, request_token
 from tests.auth.jwts import access_of
 from tests.auth.world import ADMIN, ALICE, BOB, EVE, World, unique
+from tests.ssl_context import SHARED
 
 
 def test_get_anonymous_answers_the_documented_fields(world: World) -> None:
@@ -61,7 +62,9 @@ def test_wrong_credentials_are_refused_never_anonymous(
 
 @pytest.mark.parametrize("header", ["Basic !!!", "Basic " + "YWxpY2U=", "Basic"])
 def test_malformed_basic_is_refused(world: World, header: str) -> None:
-    response = httpx.get(f"{world.url}/token", headers={"Authorization": header}, timeout=30)
+    response = httpx.get(
+        f"{world.url}/token", headers={"Authorization": header}, timeout=30, verify=SHARED
+    )
     assert_oci_error(response, 401, "UNAUTHORIZED")
 
 
@@ -98,7 +101,9 @@ def test_star_grants_all_the_caller_may_do(world: World) -> None:
     token = world.token([f"repository:{name}:*"], ADMIN)
     actions = access_of(token)[("repository", name)]
     assert actions == {"*"} or actions >= {"pull", "push", "delete"}, actions
-    response = httpx.delete(f"{world.url}/v2/{name}/blobs/{_EMPTY}", headers=bearer(token))
+    response = httpx.delete(
+        f"{world.url}/v2/{name}/blobs/{_EMPTY}", headers=bearer(token), verify=SHARED
+    )
     assert response.status_code != 401, response.text
 
 
@@ -178,5 +183,5 @@ def test_post_refuses_an_access_token_as_refresh_token(world: World) -> None:
 
 def test_refresh_token_is_no_access_token(world: World) -> None:
     refresh = request_token(world.url, [], ADMIN, offline_token="true").json()["refresh_token"]
-    response = httpx.get(f"{world.url}/v2/", headers=bearer(refresh))
+    response = httpx.get(f"{world.url}/v2/", headers=bearer(refresh), verify=SHARED)
     assert_oci_error(response, 401, "UNAUTHORIZED")

@@ -12,11 +12,6 @@ from tagtrail.blobs.s3 import S3Driver
 from tagtrail.types import Digest
 
 
-def blob_path(digest: Digest) -> str:
-    """Where both drivers keep a blob, under their root or prefix (their documented layout)."""
-    return f"blobs/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}"
-
-
 async def plant(driver: BlobDriver, path: str, data: bytes, *, age_ms: int = 0) -> None:
     """Write ``data`` at ``path`` under the driver's root; ``age_ms`` back-dates it, which only
     a filesystem can do (object stores set LastModified themselves)."""

@@ -11,13 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tagtrail.blobs.driver import BlobDriver, LocalFile, Redirect, Stream
+from tagtrail.blobs.driver import BlobDriver, LocalFile, Redirect, Stream, blob_key, digest_at
 from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.blobs.s3 import S3Driver
 from tagtrail.config import S3Settings
 from tagtrail.types import Digest
-from tests.blobs.planting import commit, plant
+from tests.blobs.planting import commit, exists, plant
 from tests.s3 import S3Endpoint
+from tests.ssl_context import SHARED
 
 pytestmark = pytest.mark.anyio
 
@@ -31,12 +32,11 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(params=DRIVERS)
-async def driver(
-    request: pytest.FixtureRequest, tmp_path: Path, s3: S3Endpoint
-) -> AsyncIterator[BlobDriver]:
+async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobDriver]:
     if request.param == "filesystem":
         opened: BlobDriver = FilesystemDriver(tmp_path)
-    else:
+    else:  # the S3 server starts only when an S3 case runs (they are marked slow)
+        s3: S3Endpoint = request.getfixturevalue("s3")
         settings = S3Settings.model_validate(s3.settings(s3.new_bucket(), part_size=5 * MiB))
         opened = await S3Driver.open(settings)
     yield opened
@@ -63,7 +63,7 @@ async def read_source(driver: BlobDriver, digest: Digest) -> bytes:
     if isinstance(source, Stream):
         return await collect(source.open(0, source.size - 1))
     if isinstance(source, Redirect):
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, verify=SHARED) as http:
             return (await http.get(source.url)).raise_for_status().content
     raise AssertionError(f"unexpected source {source!r}")
 
@@ -107,7 +107,7 @@ async def test_cancel_and_delete(driver: BlobDriver) -> None:
     source = await driver.source(digest)
     if isinstance(source, Redirect):
         # A redirecting driver presigns without a round trip: the URL itself finds nothing.
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, verify=SHARED) as http:
             assert (await http.get(source.url)).status_code == 404
     else:
         assert source is None
@@ -151,13 +151,28 @@ async def test_stream_ranges(driver: BlobDriver) -> None:
     if isinstance(source, Stream):
         assert await collect(source.open(10, 19)) == data[10:20]
     elif isinstance(source, Redirect):
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, verify=SHARED) as http:
             ranged = await http.get(source.url, headers={"Range": "bytes=10-19"})
         assert ranged.status_code == 206
         assert ranged.content == data[10:20]
     else:
         assert isinstance(source, LocalFile)
         assert source.size == len(data)
+
+
+async def test_blobs_live_where_the_one_layout_says(driver: BlobDriver) -> None:
+    """Every driver keeps a blob at ``blob_key`` under its root or prefix (driver.py's
+    layout): committed bytes land there, bytes put there are the blob, and ``digest_at``
+    reads such a key back and nothing else."""
+    digest = await commit(driver, b"committed")
+    assert await exists(driver, blob_key(digest))
+    planted = Digest.of(b"planted", "sha512")
+    await plant(driver, blob_key(planted), b"planted")
+    assert await driver.size(planted) == len(b"planted")
+    assert digest_at(blob_key(planted)) == planted
+    misplaced = f"blobs/sha256/zz/{digest.hex}"
+    for key in (f"{blob_key(digest)}.partial", misplaced, "uploads/a/data", "store-identity"):
+        assert digest_at(key) is None, key
 
 
 async def test_stored_blobs_lists_committed_blobs_only(driver: BlobDriver) -> None:

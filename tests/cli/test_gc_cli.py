@@ -19,12 +19,13 @@ from tests.cli.helpers import tagtrail
 from tests.reliability.test_gc import push_image
 from tests.reliability.test_gc_orphans import blob_key, plant_file
 from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 
 def server_with_garbage(start_registry: Callable[..., RunningServer]) -> tuple[Path, str]:
     """A server's data directory holding an image and old orphaned bytes (1234 of them)."""
     server = start_registry()
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
         push_image(http, "progress/app", "latest")
     orphan = random_bytes(1234)
     plant_file(server.data_dir / blob_key(sha256(orphan)), orphan, old=True)

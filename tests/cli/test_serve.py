@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from tests.postgres import ADMIN_URL
 from tests.reliability.crashes import descendants
 from tests.server import free_port, start_server
+from tests.ssl_context import SHARED
 
 
 @contextmanager
@@ -45,7 +46,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> httpx.R
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()
         try:
-            return httpx.get(f"{url}/v2/", timeout=1)
+            return httpx.get(f"{url}/v2/", timeout=1, verify=SHARED)
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError(f"no answer from {url}:\n{log.read_text()}")

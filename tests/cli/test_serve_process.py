@@ -19,6 +19,7 @@ from tagtrail.cli.serve_process import DRAIN_SECONDS
 from tests.cli.test_serve import serve, wait_ready
 from tests.reliability.crashes import answers, descendants
 from tests.server import PORT_TAKEN, PortTaken, free_port, running_in_group, start_server
+from tests.ssl_context import SHARED
 
 
 def _gone_within(seconds: float, group: int, port: int) -> bool:
@@ -40,7 +41,7 @@ def test_workers_of_a_killed_server_stop_serving_and_a_restart_serves_alone(
     open_server = start_server(tmp_path / "data", "--workers", "2")
     workers = set(descendants(open_server.process.pid)) - {open_server.process.pid}
     assert len(workers) == 2
-    assert httpx.get(f"{open_server.url}/v2/").status_code == 200
+    assert httpx.get(f"{open_server.url}/v2/", verify=SHARED).status_code == 200
 
     open_server.process.kill()
     open_server.process.wait()
@@ -52,7 +53,8 @@ def test_workers_of_a_killed_server_stop_serving_and_a_restart_serves_alone(
 
     guarded = start_server(tmp_path / "data", "--auth", port=open_server.port)
     try:
-        with httpx.Client() as client:  # a new connection each time: any process may accept
+        # A new connection each time: any process may accept.
+        with httpx.Client(verify=SHARED) as client:
             statuses = {
                 client.get(f"{guarded.url}/v2/", headers={"Connection": "close"}).status_code
                 for _ in range(30)
@@ -90,7 +92,8 @@ def test_a_second_server_on_a_busy_port_exits_naming_the_address(tmp_path: Path)
     try:
         second = _serve(first.port, tmp_path / "second", "--auth")
         _refused_busy_port(second, first.port)
-        assert httpx.get(f"{first.url}/v2/").status_code == 200  # the first serves on, alone
+        # The first serves on, alone.
+        assert httpx.get(f"{first.url}/v2/", verify=SHARED).status_code == 200
 
         # That start created no admin (whose password nobody would have seen): the next
         # start of that data directory does, and prints its password.

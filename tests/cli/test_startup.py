@@ -76,6 +76,19 @@ def test_a_commands_help_imports_no_other_command(name: str) -> None:
     assert loaded == [COMMANDS[name].module], done.stderr
 
 
+def test_pyyaml_loads_only_for_yaml_output() -> None:
+    """``history`` and ``pin`` load PyYAML (about 25 ms) only to write ``-o yaml``."""
+    for argv in (["history", "--help"], ["pin", "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, "yaml", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.stderr.strip().splitlines()[-1] == "loaded:", done.stderr
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         main(["--version"])

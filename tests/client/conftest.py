@@ -1,11 +1,25 @@
 """Client tests never read the machine's own Docker config: each starts with an empty one
-(tests that need credentials point ``DOCKER_CONFIG`` elsewhere)."""
+(tests that need credentials point ``DOCKER_CONFIG`` elsewhere). They share one registry
+without auth, each module in repositories of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.server import RunningServer, memory_dir, start_server
+
+
+@pytest.fixture(scope="package")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The client tests' registry without auth (one start for the package, not one a module):
+    history, pin, restore, TLS fallback and OpenAPI tests each keep to their own names."""
+    with memory_dir(tmp_path_factory.mktemp("client")) as directory:
+        running = start_server(directory / "data")
+        yield running
+        running.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from tagtrail.types import format_timestamp, parse_timestamp
+from tagtrail.times import format_timestamp, parse_timestamp
 
 CAP = 1000
 _HISTORY_RE = re.compile(r"/v2/(?P<name>.+)/_chainguard/history/(?P<tag>[^/]+)")
@@ -114,7 +114,8 @@ def _handler(registry: FixtureRegistry) -> type[BaseHTTPRequestHandler]:
 def serve(registry: FixtureRegistry) -> Iterator[FixtureRegistry]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(registry))
     registry.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 0.5 s a test at its default interval.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield registry

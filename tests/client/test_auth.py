@@ -24,6 +24,7 @@ from tests.client.helpers import (
     run_cli,
 )
 from tests.server import RunningServer, start_server
+from tests.ssl_context import SHARED
 
 PASSWORD = "client-tests-admin-password"
 
@@ -41,9 +42,13 @@ def admin_client(registry: RunningServer, name: str) -> httpx.Client:
         f"{registry.url}/token",
         params={"scope": f"repository:{name}:pull,push,delete"},
         auth=("admin", PASSWORD),
+        verify=SHARED,
     ).json()["token"]
     return httpx.Client(
-        base_url=registry.url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        base_url=registry.url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=SHARED,
     )
 
 
@@ -127,6 +132,7 @@ def test_identity_token(seeded: Seeded, tmp_path: Path) -> None:
         f"{seeded.registry.url}/token",
         params={"offline_token": "true", "service": "tagtrail"},
         auth=("admin", PASSWORD),
+        verify=SHARED,
     )
     refresh = response.json()["refresh_token"]
     env = docker_config(

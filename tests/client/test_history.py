@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from tagtrail.types import format_timestamp
+from tagtrail.times import format_timestamp
 from tests.api.helpers import OCI_INDEX, repo
 from tests.client.helpers import (
     DbRecord,
@@ -27,16 +26,10 @@ from tests.client.helpers import (
     run_process,
     small_manifest,
 )
-from tests.server import RunningServer, free_port, start_server
+from tests.server import RunningServer, free_port
+from tests.ssl_context import SHARED
 
-MOVES = 2500
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("history") / "data")
-    yield running
-    running.stop()
+MOVES = 2100  # three pages of at most 1000
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,7 @@ class Moved:
 def moved(registry: RunningServer) -> Moved:
     """A tag moved 2,500 times."""
     name, tag = repo("client-history"), "latest"
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         digests = push_moves(client, name, tag, MOVES)
     db = db_history(registry, name, tag)
     assert [r.digest for r in db] == digests
@@ -137,7 +130,7 @@ def test_durations_and_dates(moved: Moved) -> None:
 
 def test_platforms_of_an_index(registry: RunningServer) -> None:
     name, tag = repo("client-platforms"), "latest"
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         ensure_config(client, name)
         amd64, arm64 = small_manifest("amd64"), small_manifest("arm64")
         amd64_digest = put_tag(client, name, "amd64", amd64)
@@ -178,7 +171,7 @@ def test_platforms_of_an_index(registry: RunningServer) -> None:
 
 def test_unknown_tag_is_one_line(registry: RunningServer) -> None:
     name = repo("client-unknown")
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         push_moves(client, name, "exists", 1)
     result = run_cli("history", f"{registry.host}/{name}:missing")
     assert_one_line_error(result, "unknown tag", f"{name}:missing")
@@ -221,7 +214,7 @@ def test_plain_http_flag_and_scheme(registry: RunningServer, moved: Moved, tmp_p
 
 def test_deletions_and_the_state_now(registry: RunningServer) -> None:
     name, tag = repo("client-deleted"), "prod"
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         first, second = push_moves(client, name, tag, 2)
         assert client.delete(f"/v2/{name}/manifests/{tag}").status_code == 202
     db = db_history(registry, name, tag)
@@ -254,7 +247,7 @@ def test_deletions_and_the_state_now(registry: RunningServer) -> None:
     later = format_timestamp(db[1].ts_ms).replace("Z", "001Z")
     assert run_cli("history", ref, "-o", "json", "--start", later).json() == expected(db[2:])
     # Tagged again, the tag is live.
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         again = put_tag(client, name, tag, small_manifest(f"{name}:{tag}#again"))
     live = run_cli("history", ref)
     assert live.code == 0, live.err

@@ -4,8 +4,11 @@ documents."""
 
 from __future__ import annotations
 
+import fnmatch
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,8 +17,10 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
 from tagtrail.api.openapi import DOCUMENT
+from tagtrail.error_codes import ERROR_CODES
 from tests.client.helpers import ensure_config, push_moves, put_tag, small_manifest
 from tests.server import RunningServer, start_server
+from tests.ssl_context import SHARED
 
 PASSWORD = "openapi-tests-admin-password"
 HISTORY = "/v2/{name}/_chainguard/history/{tag}"
@@ -29,17 +34,11 @@ class Servers:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def servers(tmp_path_factory: pytest.TempPathFactory, registry: RunningServer) -> Iterator[Servers]:
     base = tmp_path_factory.mktemp("openapi")
     auth = start_server(base / "auth", "--auth", env={"TAGTRAIL_ADMIN_PASSWORD": PASSWORD})
-    try:
-        unauthenticated = start_server(base / "open")
-    except Exception:
-        auth.stop()
-        raise
-    yield Servers(auth, unauthenticated)
+    yield Servers(auth, registry)
     auth.stop()
-    unauthenticated.stop()
 
 
 def resolve(node: Any) -> Any:
@@ -78,8 +77,22 @@ def test_the_document_is_valid_openapi() -> None:
     validate_spec(DOCUMENT)
 
 
+def test_the_error_codes_are_the_table_s() -> None:
+    error = DOCUMENT["components"]["schemas"]["ErrorResponse"]
+    code = error["properties"]["errors"]["items"]["properties"]["code"]
+    assert code["enum"] == list(dict.fromkeys(entry.code for entry in ERROR_CODES))
+    for entry in ERROR_CODES:
+        assert f"| `{entry.code}` | {entry.status} | {entry.description} |" in code["description"]
+
+
+def test_the_document_ships_as_package_data() -> None:
+    pyproject = Path(__file__).parents[2] / "pyproject.toml"
+    shipped = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]
+    assert any(fnmatch.fnmatch("api/openapi.yaml", glob) for glob in shipped["tagtrail"])
+
+
 def test_served_without_authentication(servers: Servers) -> None:
-    response = httpx.get(f"{servers.auth.url}/openapi.json")
+    response = httpx.get(f"{servers.auth.url}/openapi.json", verify=SHARED)
     assert response.status_code == 200, response.text
     assert response.json() == DOCUMENT
     check("/openapi.json", "get", response)
@@ -88,36 +101,43 @@ def test_served_without_authentication(servers: Servers) -> None:
 def test_token_endpoint_responses(servers: Servers) -> None:
     url = f"{servers.auth.url}/token"
     scope = {"scope": "repository:some/app:pull", "service": "tagtrail"}
-    check("/token", "get", httpx.get(url, params=scope))
+    check("/token", "get", httpx.get(url, params=scope, verify=SHARED))
     with_refresh = httpx.get(
-        url, params={**scope, "offline_token": "true"}, auth=("admin", PASSWORD)
+        url,
+        params={**scope, "offline_token": "true"},
+        auth=("admin", PASSWORD),
+        verify=SHARED,
     )
     check("/token", "get", with_refresh)
     assert "refresh_token" in with_refresh.json()
-    check("/token", "get", httpx.get(url, params=scope, auth=("admin", "wrong")))
-    check("/token", "get", httpx.get(url, params={"scope": "not a scope"}))
-    check("/token", "get", httpx.get(url, params={"service": "elsewhere"}))
+    check("/token", "get", httpx.get(url, params=scope, auth=("admin", "wrong"), verify=SHARED))
+    check("/token", "get", httpx.get(url, params={"scope": "not a scope"}, verify=SHARED))
+    check("/token", "get", httpx.get(url, params={"service": "elsewhere"}, verify=SHARED))
     password = {"grant_type": "password", "username": "admin", "password": PASSWORD}
-    offline = httpx.post(url, data={**password, "access_type": "offline", "scope": scope["scope"]})
+    offline = httpx.post(
+        url, data={**password, "access_type": "offline", "scope": scope["scope"]}, verify=SHARED
+    )
     check("/token", "post", offline)
     refreshed = httpx.post(
-        url, data={"grant_type": "refresh_token", "refresh_token": offline.json()["refresh_token"]}
+        url,
+        data={"grant_type": "refresh_token", "refresh_token": offline.json()["refresh_token"]},
+        verify=SHARED,
     )
     check("/token", "post", refreshed)
-    check("/token", "post", httpx.post(url, data={**password, "password": "wrong"}))
-    check("/token", "post", httpx.post(url, data={"grant_type": "bogus"}))
+    check("/token", "post", httpx.post(url, data={**password, "password": "wrong"}, verify=SHARED))
+    check("/token", "post", httpx.post(url, data={"grant_type": "bogus"}, verify=SHARED))
     check(
         "/token",
         "post",
-        httpx.post(url, data={"grant_type": "refresh_token", "refresh_token": "x"}),
+        httpx.post(url, data={"grant_type": "refresh_token", "refresh_token": "x"}, verify=SHARED),
     )
-    check("/token", "get", httpx.get(f"{servers.open.url}/token", params=scope))
-    check("/token", "post", httpx.post(f"{servers.open.url}/token", data=password))
+    check("/token", "get", httpx.get(f"{servers.open.url}/token", params=scope, verify=SHARED))
+    check("/token", "post", httpx.post(f"{servers.open.url}/token", data=password, verify=SHARED))
 
 
 def test_history_responses(servers: Servers) -> None:
     name, tag = "openapi/app", "latest"
-    with httpx.Client(base_url=servers.open.url, timeout=30) as client:
+    with httpx.Client(base_url=servers.open.url, timeout=30, verify=SHARED) as client:
         push_moves(client, name, tag, 1001)
         ensure_config(client, name)
         put_tag(client, name, "other", small_manifest("other"))
@@ -154,5 +174,5 @@ def test_history_responses(servers: Servers) -> None:
             client.get(f"/v2/{name}/_oci/tag-history/{tag}", params={"digest": "md5:1"}),
         )
     url = servers.auth.url
-    check(HISTORY, "get", httpx.get(f"{url}/v2/{name}/_chainguard/history/{tag}"))
-    check(OCI_HISTORY, "get", httpx.get(f"{url}/v2/{name}/_oci/tag-history/{tag}"))
+    check(HISTORY, "get", httpx.get(f"{url}/v2/{name}/_chainguard/history/{tag}", verify=SHARED))
+    check(OCI_HISTORY, "get", httpx.get(f"{url}/v2/{name}/_oci/tag-history/{tag}", verify=SHARED))

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import difflib
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tagtrail.types import format_timestamp
+from tagtrail.times import format_timestamp
 from tests.api.helpers import repo
 from tests.client.helpers import (
     assert_one_line_error,
@@ -22,7 +22,8 @@ from tests.client.helpers import (
     run_cli,
     small_manifest,
 )
-from tests.server import RunningServer, start_server
+from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 FIXTURE = Path(__file__).parent / "pin_fixture"
 
@@ -45,17 +46,10 @@ IMAGES = {
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("pin") / "data")
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
 def placeholders(registry: RunningServer) -> dict[str, str]:
     """Push every image (in IMAGES order, so _OLD digests are overtaken); the substitutions."""
     values = {"__REGISTRY__": registry.host}
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         for placeholder, (ref, label) in IMAGES.items():
             name, _, tag = ref.partition(":")
             ensure_config(client, name)
@@ -257,7 +251,7 @@ def test_pin_at_picks_the_digest_current_then_to_the_millisecond(
     registry: RunningServer, tmp_path: Path
 ) -> None:
     name, tag = repo("pin-at"), "moving"
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         ensure_config(client, name)
         digests = [put_tag(client, name, tag, small_manifest(f"{name}#{i}")) for i in range(6)]
     history = db_history(registry, name, tag)
@@ -291,7 +285,7 @@ def test_pin_at_picks_the_digest_current_then_to_the_millisecond(
 
 def test_pin_at_a_moment_the_tag_was_deleted(registry: RunningServer, tmp_path: Path) -> None:
     name, tag = repo("pin-deleted"), "gone"
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         ensure_config(client, name)
         put_tag(client, name, tag, small_manifest(f"{name}#0"))
         assert client.delete(f"/v2/{name}/manifests/{tag}").status_code == 202

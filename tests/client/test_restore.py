@@ -3,12 +3,9 @@ history records the move like any other."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
 
-from tagtrail.types import format_timestamp
+from tagtrail.times import format_timestamp
 from tests.api.helpers import OCI_INDEX, repo, sha256
 from tests.client.helpers import (
     assert_one_line_error,
@@ -19,20 +16,15 @@ from tests.client.helpers import (
     run_cli,
     small_manifest,
 )
-from tests.server import RunningServer, start_server
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("restore") / "data")
-    yield running
-    running.stop()
+from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 
 def current(registry: RunningServer, name: str, tag: str) -> str:
     response = httpx.head(
         f"{registry.url}/v2/{name}/manifests/{tag}",
         headers={"Accept": f"{OCI_INDEX}, application/vnd.oci.image.manifest.v1+json"},
+        verify=SHARED,
     )
     assert response.status_code == 200, response.text
     digest: str = response.headers["docker-content-digest"]
@@ -41,7 +33,7 @@ def current(registry: RunningServer, name: str, tag: str) -> str:
 
 def test_restore_to_a_digest_moves_the_tag_and_history_shows_it(registry: RunningServer) -> None:
     name, tag = repo("restore"), "prod"
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         ensure_config(client, name)
         child = small_manifest(f"{name}-child")
         put_tag(client, name, "child", child)
@@ -57,7 +49,9 @@ def test_restore_to_a_digest_moves_the_tag_and_history_shows_it(registry: Runnin
     assert [r["digest"] for r in history] == [first, second, first]
     assert [r.digest for r in db_history(registry, name, tag)] == [first, second, first]
     # The index went back byte for byte, with its media type.
-    response = httpx.get(f"{registry.url}/v2/{name}/manifests/{tag}", headers={"Accept": OCI_INDEX})
+    response = httpx.get(
+        f"{registry.url}/v2/{name}/manifests/{tag}", headers={"Accept": OCI_INDEX}, verify=SHARED
+    )
     assert response.content == index
     assert response.headers["content-type"] == OCI_INDEX
     again = run_cli("restore", ref, "--to", first)
@@ -68,7 +62,7 @@ def test_restore_to_a_digest_moves_the_tag_and_history_shows_it(registry: Runnin
 
 def test_restore_at_a_time(registry: RunningServer) -> None:
     name, tag = repo("restore-at"), "prod"
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         ensure_config(client, name)
         digests = [put_tag(client, name, tag, small_manifest(f"{name}#{i}")) for i in range(4)]
     records = db_history(registry, name, tag)
@@ -82,7 +76,7 @@ def test_restore_at_a_time(registry: RunningServer) -> None:
 
 def test_restore_a_deleted_tag(registry: RunningServer) -> None:
     name, tag = repo("restore-deleted"), "prod"
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         ensure_config(client, name)
         digest = put_tag(client, name, tag, small_manifest(f"{name}#0"))
         assert client.delete(f"/v2/{name}/manifests/{tag}").status_code == 202
@@ -98,7 +92,7 @@ def test_restore_a_deleted_tag(registry: RunningServer) -> None:
 
 def test_restore_errors_are_one_line(registry: RunningServer) -> None:
     name = repo("restore-errors")
-    with httpx.Client(base_url=registry.url, timeout=30) as client:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         ensure_config(client, name)
         put_tag(client, name, "prod", small_manifest(f"{name}#0"))
     ref = f"{registry.host}/{name}:prod"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import trustme
 
-from tagtrail.types import format_timestamp
+from tagtrail.times import format_timestamp
 from tests.client.helpers import (
     assert_one_line_error,
     db_history,
@@ -24,6 +24,7 @@ from tests.client.helpers import (
     run_cli,
 )
 from tests.server import RunningServer, start_server
+from tests.ssl_context import SHARED
 
 PASSWORD = "client-tls-admin-password"
 NAME, TAG = "tls/app", "prod"
@@ -73,12 +74,11 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRegistry]:
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("client-plain") / "data")
-    with httpx.Client(base_url=running.url, timeout=30) as client:
+def plain(registry: RunningServer) -> RunningServer:
+    """The package's registry without TLS, with NAME:TAG moved twice."""
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         push_moves(client, NAME, TAG, 2)
-    yield running
-    running.stop()
+    return registry
 
 
 def trusting(tls: TlsRegistry, tmp_path: Path) -> dict[str, str | None]:

@@ -12,22 +12,22 @@ import httpx
 import pytest
 import yaml
 
+from tagtrail.client.auth import parse_challenge
 from tagtrail.client.dockerconfig import Credentials, DockerConfig
 from tagtrail.client.errors import CredentialsError, UsageError
 from tagtrail.client.formats import render
-from tagtrail.client.history import HistoryRecord, next_link
+from tagtrail.client.history import HistoryEntry, next_page_url
 from tagtrail.client.manifests import PlatformEntry
 from tagtrail.client.pinning import make_plan, pinned_text
 from tagtrail.client.reference import (
-    Reference,
+    ImageReference,
     endpoint_for,
     is_loopback,
     parse_reference,
     registry_host,
 )
 from tagtrail.client.rewrite import is_dockerfile, load, scan
-from tagtrail.client.session import parse_challenge
-from tagtrail.client.times import format_moment, parse_moment
+from tagtrail.client.times import parse_moment
 
 DIGEST = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
@@ -38,20 +38,20 @@ OTHER = "sha256:" + "b" * 64
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("python", Reference("docker.io", "library/python")),
-        ("python:3.12", Reference("docker.io", "library/python", "3.12")),
-        ("chainguard/python:latest", Reference("docker.io", "chainguard/python", "latest")),
-        ("cgr.dev/chainguard/python", Reference("cgr.dev", "chainguard/python")),
+        ("python", ImageReference("docker.io", "library/python")),
+        ("python:3.12", ImageReference("docker.io", "library/python", "3.12")),
+        ("chainguard/python:latest", ImageReference("docker.io", "chainguard/python", "latest")),
+        ("cgr.dev/chainguard/python", ImageReference("cgr.dev", "chainguard/python")),
         (
             "127.0.0.1:5000/a/b:v1@" + DIGEST,
-            Reference("127.0.0.1:5000", "a/b", "v1", DIGEST),
+            ImageReference("127.0.0.1:5000", "a/b", "v1", DIGEST),
         ),
-        ("localhost/app@" + DIGEST, Reference("localhost", "app", None, DIGEST)),
-        ("http://reg.example:80/x/y:z", Reference("reg.example:80", "x/y", "z", None, "http")),
-        ("[::1]:5000/app:1", Reference("[::1]:5000", "app", "1")),
+        ("localhost/app@" + DIGEST, ImageReference("localhost", "app", None, DIGEST)),
+        ("http://reg.example:80/x/y:z", ImageReference("reg.example:80", "x/y", "z", None, "http")),
+        ("[::1]:5000/app:1", ImageReference("[::1]:5000", "app", "1")),
     ],
 )
-def test_parse_reference(text: str, expected: Reference) -> None:
+def test_parse_reference(text: str, expected: ImageReference) -> None:
     assert parse_reference(text) == expected
 
 
@@ -108,12 +108,6 @@ def test_parse_moment() -> None:
             parse_moment(bad)
 
 
-def test_format_moment() -> None:
-    moment = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
-    assert format_moment(moment) == "2024-05-01T12:00:00.250Z"
-    assert format_moment(moment + timedelta(microseconds=999)) == "2024-05-01T12:00:00.250999Z"
-
-
 # -- challenges and links ---------------------------------------------------------------------
 
 
@@ -132,19 +126,25 @@ def test_parse_challenge() -> None:
     assert parse_challenge("") is None
 
 
-def test_next_link() -> None:
+def test_next_page_url() -> None:
     request = httpx.Request("GET", "http://r:5000/v2/a/_chainguard/history/t?start=x")
 
     def response(link: str | None) -> httpx.Response:
         return httpx.Response(200, headers={"Link": link} if link else {}, request=request)
 
-    assert next_link(response(None)) is None
+    assert next_page_url(response(None)) is None
     assert (
-        next_link(response('</v2/a/_chainguard/history/t?start=y>; rel="next"'))
+        next_page_url(response('</v2/a/_chainguard/history/t?start=y>; rel="next"'))
         == "http://r:5000/v2/a/_chainguard/history/t?start=y"
     )
-    assert next_link(response('<http://o/x>; rel="prev", <http://o/y>; rel=next')) == "http://o/y"
-    assert next_link(response('<http://o/x>; rel="prev"')) is None
+    assert (
+        next_page_url(response('<http://o/x>; rel="prev", <http://o/y>; rel=next')) == "http://o/y"
+    )
+    assert next_page_url(response('<http://o/x>; rel="prev"')) is None
+    # A rel lists relations, in any case (RFC 8288); the link's other parameters are skipped.
+    assert next_page_url(response('<http://o/x>; rel="prev"; title="a"')) is None
+    assert next_page_url(response('<http://o/z>; title="t"; rel="last next"')) == "http://o/z"
+    assert next_page_url(response("</x?n=2&last=a,b>; REL=Next")) == "http://r:5000/x?n=2&last=a,b"
 
 
 # -- docker config ----------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def test_plan_rewrites_only_the_references(tmp_path: Path) -> None:
     files = load([tmp_path]).files
     resolved: list[str] = []
 
-    def resolve(reference: Reference) -> str:
+    def resolve(reference: ImageReference) -> str:
         resolved.append(str(reference))
         return DIGEST
 
@@ -305,8 +305,8 @@ def test_pinned_text() -> None:
 
 def test_yaml_output_round_trips_awkward_strings() -> None:
     records = [
-        HistoryRecord("2024-05-01T12:00:00.250Z", DIGEST),
-        HistoryRecord("x: 'y' #", OTHER, "deleted"),
+        HistoryEntry("2024-05-01T12:00:00.250Z", DIGEST),
+        HistoryEntry("x: 'y' #", OTHER, "deleted"),
     ]
     platforms = {DIGEST: [PlatformEntry("linux/arm64/v8", OTHER, 12)], OTHER: []}
     expected = [

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tagtrail.types import format_timestamp
+from tagtrail.times import format_timestamp
 from tests.client.fixture_registry import CAP, FixtureRegistry, serve
 from tests.client.helpers import assert_one_line_error, run_cli
 

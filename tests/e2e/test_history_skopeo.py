@@ -22,6 +22,7 @@ from tests.e2e.helpers import (
     sha256_digest,
 )
 from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
@@ -48,7 +49,7 @@ def test_history_of_skopeo_pushes(
     layout = tmp_path / "builds"
     contents = [f"build {n}\n".encode() for n in range(3)]
     digests: list[str] = []
-    with httpx.Client(base_url=registry.url, timeout=30) as http:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as http:
         for n, content in enumerate(contents):
             built = build_image(layout, f"build{n}", {"build.txt": content})
             skopeo.copy(f"oci:{layout}:build{n}", f"{ref}:latest")
@@ -112,7 +113,7 @@ def test_moving_back_and_protected_history(
     for tag in ("one", "two", "one"):
         skopeo.copy(f"oci:{layout}:{tag}", f"{ref}:latest")
 
-    with httpx.Client(base_url=registry.url, timeout=30) as http:
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as http:
         expected = [one.digest, two.digest, one.digest]
         assert [r["digest"] for r in history(http)] == expected
 

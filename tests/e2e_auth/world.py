@@ -15,6 +15,7 @@ import httpx
 
 from tests.e2e.helpers import BuiltImage, build_image, describe, layout_blob
 from tests.server import RunningServer, start_server
+from tests.ssl_context import SHARED
 
 ADMIN = "admin"
 FREE_TAGS = "public-tags=latest,latest-dev"
@@ -114,7 +115,7 @@ def bearer_token(http: httpx.Client, creds: Creds | None, scope: str) -> str:
 
 def tags_seen_by_admin(world: World, name: str) -> list[str]:
     """The tags of ``name`` (none when it does not exist), read with an admin token."""
-    with httpx.Client(base_url=world.server.url, timeout=30) as http:
+    with httpx.Client(base_url=world.server.url, timeout=30, verify=SHARED) as http:
         token = bearer_token(http, world.admin, f"repository:{name}:pull")
         got = http.get(f"/v2/{name}/tags/list", headers={"Authorization": f"Bearer {token}"})
     if got.status_code == 404:

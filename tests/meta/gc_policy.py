@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tagtrail.meta.database import now_ms
+from tagtrail.clock import now_ms
 from tagtrail.meta.garbage import GcPolicy
 
 HOUR_MS = 3_600_000

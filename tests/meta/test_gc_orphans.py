@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tagtrail.blobs.driver import BlobDriver
+from tagtrail.blobs.driver import BlobDriver, blob_key
 from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.blobs.s3 import S3Driver
 from tagtrail.config import S3Settings
@@ -24,7 +24,7 @@ from tagtrail.registry.gc_orphans import ORPHANED, OrphanCollector
 from tagtrail.registry.store_guard import claim_store
 from tagtrail.registry.uploads import Uploads
 from tagtrail.types import OCI_MANIFEST, Digest, Manifest, RepoName, Tag
-from tests.blobs.planting import blob_path, chunks, commit, exists, plant, remove
+from tests.blobs.planting import chunks, commit, exists, plant, remove
 from tests.meta.gc_policy import DAY_MS, HOUR_MS, gc_policy
 from tests.s3 import S3Endpoint
 
@@ -143,7 +143,7 @@ async def test_a_push_racing_the_orphan_pass_is_kept_or_refused_never_lost(
     """The ordering argument of ``tagtrail.meta.garbage``, with no grace period at all: gc
     runs right after the driver committed a push's bytes (no row yet) or right after the push
     linked them. The first push must fail, not be acknowledged; the second keeps its bytes."""
-    uploads = Uploads(world.store, world.driver)
+    uploads = Uploads(world.store, world.store, world.driver)
     orphans = OrphanCollector(world.garbage, world.driver)
     no_grace = gc_policy(60_000, grace_ms=0)  # a minute on: what is committed now is old
     commit_upload, size = world.driver.commit_upload, world.driver.size
@@ -210,10 +210,10 @@ async def test_upload_data_left_without_its_state_goes(s3_world: World) -> None:
 
 async def test_things_not_at_a_blobs_place_are_never_touched(world: World) -> None:
     stray = Digest.of(b"stray")
-    foreign = f"blobs/sha256/{stray.hex[:2]}/{stray.hex}.partial"
+    foreign = f"{blob_key(stray)}.partial"
     await plant(world.driver, foreign, b"not ours to judge")
-    await plant(world.driver, blob_path(stray), b"stray")
+    await plant(world.driver, blob_key(stray), b"stray")
     report = await world.run()
     assert orphaned(report) == {str(stray): 5}
     assert await exists(world.driver, foreign)
-    assert not await exists(world.driver, blob_path(stray))
+    assert not await exists(world.driver, blob_key(stray))

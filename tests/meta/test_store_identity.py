@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from tagtrail.blobs.driver import BlobDriver
+from tagtrail.blobs.driver import BlobDriver, blob_key
 from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.blobs.s3 import S3Driver
 from tagtrail.config import S3Settings
@@ -25,7 +25,7 @@ from tagtrail.registry.gc import GarbageCollector
 from tagtrail.registry.gc_orphans import ORPHANED
 from tagtrail.registry.store_guard import StoreMismatch, claim_store
 from tagtrail.types import Digest, RepoName
-from tests.blobs.planting import blob_path, commit, exists, plant
+from tests.blobs.planting import commit, exists, plant
 from tests.meta.gc_policy import DAY_MS, gc_policy
 from tests.postgres import fresh_database_async
 from tests.s3 import S3Endpoint
@@ -143,14 +143,14 @@ async def test_gc_refuses_another_databases_storage_and_deletes_nothing(world: W
     assert await claim_store(owner, world.driver)
     orphan, linked = await world.garbage()
     stray = Digest.of(b"planted")
-    await plant(world.driver, blob_path(stray), b"planted")
+    await plant(world.driver, blob_key(stray), b"planted")
 
     for dry_run in (True, False):
         with pytest.raises(StoreMismatch) as refused:
             await world.gc(dry_run=dry_run)
         assert (refused.value.database, refused.value.storage) == (world.identity, owner)
     for digest in (orphan, linked, stray):
-        assert await exists(world.driver, blob_path(digest))
+        assert await exists(world.driver, blob_key(digest))
     assert await world.store.blob_size(REPO, linked) == 24  # the sweep did not run either
 
 
@@ -160,7 +160,7 @@ async def test_gc_refuses_storage_no_server_has_claimed(world: World) -> None:
         await world.gc()
     assert (refused.value.database, refused.value.storage) == (world.identity, None)
     assert await world.driver.read_marker() is None  # gc never claims
-    assert await exists(world.driver, blob_path(orphan))
+    assert await exists(world.driver, blob_key(orphan))
     assert await world.store.blob_size(REPO, linked) == 24
 
 
@@ -168,6 +168,6 @@ async def test_gc_on_its_own_storage_proceeds(world: World) -> None:
     await claim_store(world.identity, world.driver)
     orphan, linked = await world.garbage()
     assert await world.gc() == sorted([str(orphan), str(linked)])
-    assert not await exists(world.driver, blob_path(orphan))
-    assert not await exists(world.driver, blob_path(linked))
+    assert not await exists(world.driver, blob_key(orphan))
+    assert not await exists(world.driver, blob_key(linked))
     assert await world.driver.read_marker() == world.identity  # gc leaves the marker be

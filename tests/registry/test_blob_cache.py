@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tagtrail.blobs.driver import InMemory, LocalFile
+from tagtrail.blobs.driver import LocalFile
 from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.errors import BlobUnknown
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.registry.blob_cache import LARGEST_CACHED, BlobCache
+from tagtrail.registry.blobs import SendBytes, SendFile
 from tagtrail.registry.service import Registry
 from tagtrail.types import Digest, RepoName, parse_name
 
@@ -49,10 +50,14 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-async def registry(tmp_path: Path) -> AsyncIterator[Registry]:
+def driver(tmp_path: Path) -> FilesystemDriver:
+    return FilesystemDriver(tmp_path / "blobs")
+
+
+@pytest.fixture
+async def registry(tmp_path: Path, driver: FilesystemDriver) -> AsyncIterator[Registry]:
     meta = await SqlMetadataStore.open(f"sqlite:///{tmp_path / 'meta.db'}")
-    driver = FilesystemDriver(tmp_path / "blobs")
-    yield Registry.build(meta, driver, protect_history=False, blob_cache=BlobCache(1 << 20))
+    yield Registry(meta, driver, protect_history=False, blob_cache=BlobCache(1 << 20))
     await meta.close()
 
 
@@ -66,17 +71,19 @@ async def _push(registry: Registry, name: RepoName, data: bytes) -> Digest:
 
 
 @pytest.mark.anyio
-async def test_a_small_blob_is_read_once_then_served_from_memory(registry: Registry) -> None:
+async def test_a_small_blob_is_read_once_then_served_from_memory(
+    registry: Registry, driver: FilesystemDriver
+) -> None:
     name = parse_name("cache/small")
     data = b"config" * 10
     digest = await _push(registry, name, data)
     size, first = await registry.blobs.open(name, digest)
-    assert size == len(data) and first == InMemory(data)
+    assert size == len(data) and first == SendBytes(data)
     # Gone from the disk, still served: the second read never went to the driver.
-    source = await registry.driver.source(digest)
+    source = await driver.source(digest)
     assert isinstance(source, LocalFile)
     source.path.unlink()
-    assert await registry.blobs.open(name, digest) == (len(data), InMemory(data))
+    assert await registry.blobs.open(name, digest) == (len(data), SendBytes(data))
 
 
 @pytest.mark.anyio
@@ -85,14 +92,14 @@ async def test_a_blob_above_the_limit_is_sent_from_its_file(registry: Registry) 
     data = bytes(LARGEST_CACHED + 1)
     digest = await _push(registry, name, data)
     size, source = await registry.blobs.open(name, digest)
-    assert size == len(data) and isinstance(source, LocalFile)
+    assert size == len(data) and isinstance(source, SendFile)
 
 
 @pytest.mark.anyio
 async def test_a_cached_blob_is_still_refused_where_it_is_not_linked(registry: Registry) -> None:
     name, other = parse_name("cache/mine"), parse_name("cache/other")
     digest = await _push(registry, name, b"signature")
-    assert isinstance((await registry.blobs.open(name, digest))[1], InMemory)
+    assert isinstance((await registry.blobs.open(name, digest))[1], SendBytes)
     with pytest.raises(BlobUnknown):
         await registry.blobs.open(other, digest)
     await registry.blobs.delete(name, digest)

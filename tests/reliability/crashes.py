@@ -21,6 +21,7 @@ import httpx
 
 from tests.reliability.pusher import Acknowledged, push_image, verify_all
 from tests.server import RunningServer, running_in_group, top_processes
+from tests.ssl_context import SHARED
 
 REPOS = ("crash/app", "crash/base", "crash/tools/cli")
 TAGS = ("latest", "stable", "v1")
@@ -88,7 +89,7 @@ async def workload(
 
     async def pusher(seed: int) -> None:
         local = random.Random(seed)
-        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=url, timeout=10, verify=SHARED) as http:
             while time.monotonic() < deadline:
                 repo, tag = local.choice(REPOS), local.choice(TAGS)
                 try:
@@ -134,7 +135,7 @@ async def crash_during_workload(
 
 
 async def verify(url: str, done: Acknowledged) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30, verify=SHARED) as http:
         await verify_all(http, done)
 
 
@@ -177,6 +178,12 @@ def crash_rounds(
             server.stop()
     assert sum(len(m) for m in done.manifests.values()) > rounds  # the crashes hit real work
     return done
+
+
+def outlive(started_ms: int, expiry_seconds: float) -> None:
+    """Return once an upload started at ``started_ms`` is past ``expiry_seconds`` (by the wall
+    clock, as gc judges it): often at once, the restarts after the last crash took longer."""
+    time.sleep(max(0.0, started_ms / 1000 + expiry_seconds + 0.05 - time.time()))
 
 
 def seed() -> random.Random:

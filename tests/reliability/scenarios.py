@@ -23,6 +23,7 @@ from tests.reliability.pusher import (
     verify_all,
     verify_blob,
 )
+from tests.ssl_context import SHARED
 
 
 def run_gc(data_dir: Path, *flags: str, env: dict[str, str] | None = None) -> str:
@@ -47,12 +48,14 @@ async def same_blob_from_many_clients(urls: list[str], *, chunked: bool = True) 
     done = Acknowledged()
 
     async def one(n: int) -> None:
-        async with httpx.AsyncClient(base_url=urls[n % len(urls)], timeout=60) as http:
+        async with httpx.AsyncClient(
+            base_url=urls[n % len(urls)], timeout=60, verify=SHARED
+        ) as http:
             await push_blob(http, repo, data, chunked=chunked and bool(n % 2), done=done)
 
     await asyncio.gather(*(one(n) for n in range(20)))
     for url in urls:
-        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=url, timeout=60, verify=SHARED) as http:
             await verify_blob(http, repo, sha256(data))
 
 
@@ -60,7 +63,7 @@ async def one_tag_moved_by_many_clients(urls: list[str]) -> None:
     """30 clients move one tag to 30 different manifests: 30 records, in one strict order,
     the tag ends at the newest; none lost, none doubled."""
     repo = f"race/{uuid.uuid4().hex[:12]}"
-    async with httpx.AsyncClient(base_url=urls[0], timeout=60) as http:
+    async with httpx.AsyncClient(base_url=urls[0], timeout=60, verify=SHARED) as http:
         config = await push_blob(http, repo, b"{}", chunked=False, done=Acknowledged())
 
     def manifest(n: int) -> bytes:
@@ -75,7 +78,9 @@ async def one_tag_moved_by_many_clients(urls: list[str]) -> None:
         ).encode()
 
     async def move(n: int) -> str:
-        async with httpx.AsyncClient(base_url=urls[n % len(urls)], timeout=60) as http:
+        async with httpx.AsyncClient(
+            base_url=urls[n % len(urls)], timeout=60, verify=SHARED
+        ) as http:
             response = await http.put(
                 f"/v2/{repo}/manifests/hot",
                 content=manifest(n),
@@ -85,7 +90,7 @@ async def one_tag_moved_by_many_clients(urls: list[str]) -> None:
             return sha256(manifest(n))
 
     pushed = await asyncio.gather(*(move(n) for n in range(30)))
-    async with httpx.AsyncClient(base_url=urls[-1], timeout=60) as http:
+    async with httpx.AsyncClient(base_url=urls[-1], timeout=60, verify=SHARED) as http:
         history = (await http.get(f"/v2/{repo}/_chainguard/history/hot")).json()["history"]
         digests = [entry["digest"] for entry in history]
         assert sorted(digests) == sorted(pushed)
@@ -99,8 +104,8 @@ async def gc_during_pushes(
     url: str,
     data_dir: Path,
     env: dict[str, str] | None = None,
-    seconds: float = 8,
-    grace_during: int = 4,
+    seconds: float = 6,
+    grace_during: int = 3,
     chunked_share: float = 0.5,
 ) -> None:
     """gc --delete-untagged runs over and over while pushes continue: every push succeeds
@@ -109,14 +114,14 @@ async def gc_during_pushes(
     repo = f"gcrace/{uuid.uuid4().hex[:12]}"
     done = Acknowledged()
     garbage = Acknowledged()
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=60, verify=SHARED) as http:
         for n in range(3):
             await push_blob(http, repo, f"garbage {n} {repo}".encode(), chunked=False, done=garbage)
     deadline = time.monotonic() + seconds
 
     async def pusher(seed: int) -> None:
         rng = random.Random(seed)
-        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=url, timeout=60, verify=SHARED) as http:
             while time.monotonic() < deadline:
                 tag = rng.choice(("a", "b", "c"))
                 await push_image(http, repo, tag, rng, done, chunked_share)
@@ -142,7 +147,7 @@ async def gc_during_pushes(
     assert len(outputs) >= 2
     if grace_during > seconds:
         outputs.append(run_gc(data_dir, "--delete-untagged", "--grace-seconds", "0", env=env))
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=60, verify=SHARED) as http:
         await verify_all(http, done)  # moved-away manifests too: their history keeps them
         for digest in garbage.blobs[repo]:
             gone = await http.get(f"/v2/{repo}/blobs/{digest}")

@@ -20,6 +20,7 @@ from tests.api.helpers import (
 )
 from tests.reliability import scenarios
 from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 
 def push_image(http: httpx.Client, repo: str, ref: str, **extra: object) -> tuple[str, str]:
@@ -51,7 +52,7 @@ def test_gc_keeps_history_referrers_and_untagged_by_default(
 ) -> None:
     server = start_registry()
     repo = "gc/app"
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
         old, old_layer = push_image(http, repo, "latest")
         current, _ = push_image(http, repo, "latest")
         by_digest, by_digest_layer = push_image(http, repo, "@")

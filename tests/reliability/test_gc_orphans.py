@@ -16,6 +16,7 @@ from tests.reliability import scenarios
 from tests.reliability.test_gc import push_image
 from tests.s3 import S3Endpoint
 from tests.server import RunningServer, start_server
+from tests.ssl_context import SHARED
 
 HOURS_2_NS = 2 * 3600 * 10**9
 
@@ -38,7 +39,7 @@ def test_gc_removes_old_unrecorded_bytes_on_the_filesystem(
 ) -> None:
     server = start_registry()
     repo = "orphans/app"
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
         kept, layer = push_image(http, repo, "latest")
     old, young, left = random_bytes(1234), random_bytes(99), random_bytes(10)
     plant_file(server.data_dir / blob_key(sha256(old)), old, old=True)
@@ -62,7 +63,7 @@ def test_gc_removes_old_unrecorded_bytes_on_the_filesystem(
     assert not (server.data_dir / blob_key(sha256(old))).exists()
     assert not (server.data_dir / "uploads" / abandoned).exists()
     assert (server.data_dir / blob_key(sha256(young))).is_file()
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
         assert http.get(f"/v2/{repo}/manifests/{kept}").status_code == 200
         assert http.get(f"/v2/{repo}/blobs/{layer}").status_code == 200
     assert "removed orphaned" not in scenarios.run_gc(server.data_dir)
@@ -75,7 +76,7 @@ def test_gc_removes_unrecorded_bytes_on_s3(tmp_path: Path, s3: S3Endpoint) -> No
     server = start_server(tmp_path / "data", env=env)
     try:
         repo = "orphans/s3"
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
             _, layer = push_image(http, repo, "latest")
         orphan = random_bytes(4321)
         client = s3.client()

@@ -141,7 +141,9 @@ def test_silent_connection_is_closed_while_others_are_served(
             except TimeoutError:
                 pytest.fail("a connection that sent nothing was still open after 10 s")
         assert time.monotonic() - started < 1 + 3
-        assert http.get("/v2/").status_code == 200
+        # A new connection: the server closes idle keep-alive ones after the same 1 s, so
+        # the client's pooled one may be closing just as it is reused.
+        _assert_still_serving(http)
     finally:
         for sock in silent:
             sock.close()

@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from tagtrail.auth.scopes import parse_scope
 from tagtrail.errors import RegistryError
 from tagtrail.registry.parsing import parse_manifest
-from tagtrail.types import Digest, parse_instant, parse_name, parse_tag
+from tagtrail.times import parse_instant
+from tagtrail.types import Digest, parse_name, parse_tag
 from tests.api.helpers import OCI_MANIFEST, assert_oci_error, push_blob, random_bytes, sha256
 from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 REPO = "hostile/app"
 FEW = settings(
@@ -54,7 +56,7 @@ def test_manifest_parser_raises_only_refusals(document: dict[str, Any], header: 
 
 @pytest.fixture(scope="module")
 def hostile(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
         yield http
 
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.api.helpers import push_image
 from tests.server import RunningServer, start_server
+from tests.ssl_context import SHARED
 
 ADMIN_PASSWORD = "schemathesis-admin-password"
 
@@ -26,9 +27,13 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
         f"{server.url}/token",
         params={"scope": "repository:fuzz/app:pull,push"},
         auth=("admin", ADMIN_PASSWORD),
+        verify=SHARED,
     ).json()["token"]
     with httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        verify=SHARED,
     ) as http:
         for _ in range(3):
             push_image(http, "fuzz/app", "latest")  # random content: three moves

@@ -5,6 +5,7 @@ storage, SQLite and PostgreSQL databases."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -17,12 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tagtrail.meta.database import Database
 from tests.api.helpers import random_bytes, sha256
 from tests.postgres import fresh_database
 from tests.reliability.test_gc import push_image
 from tests.reliability.test_gc_orphans import blob_key, plant_file
 from tests.s3 import S3Endpoint
 from tests.server import start_server
+from tests.ssl_context import SHARED
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -49,18 +52,22 @@ def refused_start(data_dir: Path, env: dict[str, str]) -> str:
     return message
 
 
+async def _migrate(url: str) -> None:
+    opened = await Database.open(url, migrate=True)
+    await opened.close()
+
+
 @contextmanager
 def database(backend: str, path: Path) -> Iterator[str]:
-    """A database URL of ``backend``, migrated (as staging's would be): empty, but at head."""
+    """A database URL of ``backend``, migrated (as staging's would be): empty, but at head.
+    Migrated in this process: ``db upgrade`` as a process is tests/cli's subject."""
     if backend == "sqlite":
         url = f"sqlite:///{path}"
-        upgraded = tagtrail("db", "--database-url", url, "upgrade", env={})
-        assert upgraded.returncode == 0, upgraded.stderr
+        asyncio.run(_migrate(url))
         yield url
         return
     with fresh_database() as url:
-        upgraded = tagtrail("db", "--database-url", url, "upgrade", env={})
-        assert upgraded.returncode == 0, upgraded.stderr
+        asyncio.run(_migrate(url))
         yield url
 
 
@@ -68,7 +75,7 @@ def test_first_start_marks_the_storage_and_a_new_database_is_refused(tmp_path: P
     data = tmp_path / "data"
     server = start_server(data)
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
             manifest, _ = push_image(http, "marked/app", "latest")
     finally:
         server.stop()
@@ -94,7 +101,7 @@ def test_first_start_marks_the_storage_and_a_new_database_is_refused(tmp_path: P
 
     final = start_server(data)
     try:
-        with httpx.Client(base_url=final.url, timeout=30) as http:
+        with httpx.Client(base_url=final.url, timeout=30, verify=SHARED) as http:
             assert http.get(f"/v2/marked/app/manifests/{manifest}").status_code == 200
     finally:
         final.stop()
@@ -106,7 +113,7 @@ def test_storage_from_before_markers_is_marked_on_first_start(tmp_path: Path) ->
     data = tmp_path / "data"
     server = start_server(data)
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
             manifest, layer = push_image(http, "upgraded/app", "latest")
     finally:
         server.stop()
@@ -117,7 +124,7 @@ def test_storage_from_before_markers_is_marked_on_first_start(tmp_path: Path) ->
         assert "marked the blob storage" in server.log()
         collected = tagtrail("gc", "--data-dir", str(data), env={})
         assert collected.returncode == 0, collected.stderr
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
             assert http.get(f"/v2/upgraded/app/manifests/{manifest}").status_code == 200
             assert http.get(f"/v2/upgraded/app/blobs/{layer}").status_code == 200
     finally:
@@ -135,7 +142,7 @@ def test_gc_with_another_database_refuses_and_deletes_nothing_on_the_filesystem(
     ):
         server = start_server(data, env={"TAGTRAIL_DATABASE_URL": own})
         try:
-            with httpx.Client(base_url=server.url, timeout=30) as http:
+            with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
                 manifest, layer = push_image(http, "pair/app", "latest")
             orphan = random_bytes(2345)
             plant_file(data / blob_key(sha256(orphan)), orphan, old=True)
@@ -160,7 +167,7 @@ def test_gc_with_another_database_refuses_and_deletes_nothing_on_the_filesystem(
             assert right.returncode == 0, right.stderr
             assert f"removed orphaned blob bytes {sha256(orphan)} (2.3 kB)" in right.stdout
             assert not (data / blob_key(sha256(orphan))).exists()
-            with httpx.Client(base_url=server.url, timeout=30) as http:
+            with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
                 assert http.get(f"/v2/pair/app/manifests/{manifest}").status_code == 200
                 assert http.get(f"/v2/pair/app/blobs/{layer}").status_code == 200
         finally:
@@ -191,7 +198,7 @@ def test_a_bucket_is_refused_to_another_database_and_gc_deletes_nothing_on_s3(
         wrong = {**store, "TAGTRAIL_DATABASE_URL": staging}
         server = start_server(tmp_path / "prod", env=production)
         try:
-            with httpx.Client(base_url=server.url, timeout=30) as http:
+            with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
                 _, layer = push_image(http, "bucket/app", "latest")
             marker = client.get_object(Bucket=bucket, Key="store-identity")["Body"].read()
             marker = marker.decode().strip()

@@ -9,12 +9,13 @@ import httpx
 from tests.s3 import S3Endpoint
 from tests.scaleout.conftest import SharedStorage
 from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 
 def test_healthz_and_readyz_on_postgres_and_s3(replica: Callable[..., RunningServer]) -> None:
     server = replica("--auth")
-    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
-    ready = httpx.get(f"{server.url}/readyz")
+    assert httpx.get(f"{server.url}/healthz", verify=SHARED).json() == {"status": "ok"}
+    ready = httpx.get(f"{server.url}/readyz", verify=SHARED)
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready"}
 
@@ -29,7 +30,7 @@ def test_readyz_fails_when_the_bucket_is_gone(
     assert [item["Key"] for item in listed] == ["store-identity"]
     client.delete_object(Bucket=shared.bucket, Key="store-identity")
     client.delete_bucket(Bucket=shared.bucket)
-    assert httpx.get(f"{server.url}/healthz").status_code == 200
-    ready = httpx.get(f"{server.url}/readyz")
+    assert httpx.get(f"{server.url}/healthz", verify=SHARED).status_code == 200
+    ready = httpx.get(f"{server.url}/readyz", verify=SHARED)
     assert ready.status_code == 503
     assert ready.json()["failed"] == {"blobs": "ClientError"}

@@ -14,6 +14,7 @@ import httpx
 
 from tagtrail.types import OCI_MANIFEST
 from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 MiB = 1024 * 1024
 ADMIN = ("admin", "admin-secret-for-tests")
@@ -29,7 +30,7 @@ def test_upload_begun_on_one_replica_completes_on_another(
     a, b = replica(), replica()
     data = bytes(range(256)) * (7 * MiB // 256) + b"end"
     first, second = data[: 3 * MiB], data[3 * MiB :]
-    with httpx.Client(timeout=60) as http:
+    with httpx.Client(timeout=60, verify=SHARED) as http:
         started = http.post(f"{a.url}/v2/multi/blob/blobs/uploads/")
         assert started.status_code == 202
         location = started.headers["location"]
@@ -54,7 +55,7 @@ def test_token_issued_by_one_replica_is_accepted_by_another(
     replica: Callable[..., RunningServer],
 ) -> None:
     a, b = replica("--auth"), replica("--auth")
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=30, verify=SHARED) as http:
         token = http.get(
             f"{a.url}/token",
             params={"scope": "repository:shared/app:pull,push"},
@@ -87,7 +88,7 @@ def _manifest(config: bytes, n: int) -> bytes:
 async def _push_all(urls: list[str], bodies: list[bytes]) -> list[str]:
     """PUT every manifest to :latest, alternating replicas; the digests acknowledged (201)."""
     limits = httpx.Limits(max_connections=64)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+    async with httpx.AsyncClient(timeout=120, limits=limits, verify=SHARED) as http:
 
         async def push(n: int, body: bytes) -> str | None:
             answer = await http.put(
@@ -107,7 +108,7 @@ def test_concurrent_moves_through_replicas_with_skewed_clocks_form_one_history(
     # Replica b runs an hour behind: ordering must not trust either process's clock.
     a, b = replica(), replica(prefix=("faketime", "-f", "-1h"))
     config = b"{}"
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=30, verify=SHARED) as http:
         stored = http.post(
             f"{a.url}/v2/race/app/blobs/uploads/", params={"digest": digest(config)}, content=config
         )
@@ -126,7 +127,7 @@ def test_concurrent_moves_through_replicas_with_skewed_clocks_form_one_history(
     assert len(acknowledged) == 200
     acknowledged.insert(0, first.headers["docker-content-digest"])
 
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=30, verify=SHARED) as http:
         history = http.get(f"{b.url}/v2/race/app/_chainguard/history/latest").json()["history"]
         current = http.head(f"{a.url}/v2/race/app/manifests/latest")
     digests = [record["digest"] for record in history]

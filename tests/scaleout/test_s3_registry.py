@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.helpers import Skopeo, build_image, layer_files, layout_blob, require_binary
 from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def test_skopeo_push_and_pull(
     skopeo.copy(f"oci:{layout}:v1", f"docker://{server.host}/s3/app:v1")
 
     layer = image.layer_digests[0]
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=server.url, timeout=30, verify=SHARED) as http:
         answer = http.get(f"/v2/s3/app/blobs/{layer}")
         if redirect:
             assert answer.status_code == 307

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from tagtrail.meta.schema import repositories, tag_history
-from tagtrail.types import format_timestamp
+from tagtrail.times import format_timestamp
 from tests.api.helpers import OCI_MANIFEST, push_image
 from tests.ui.conftest import PUBLIC_ORG, UiWorld
 from tests.ui.helpers import unique

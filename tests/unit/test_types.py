@@ -1,11 +1,11 @@
-"""Value types: names, tags, digests and timestamps as the wire formats define them."""
+"""Value types: names, tags and digests as the wire formats define them."""
 
 from __future__ import annotations
 
 import pytest
 
-from tagtrail.errors import DigestInvalid, NameInvalid, TagInvalid, TimestampInvalid
-from tagtrail.types import Digest, format_timestamp, parse_name, parse_tag, parse_timestamp
+from tagtrail.errors import DigestInvalid, NameInvalid, TagInvalid
+from tagtrail.types import Digest, parse_name, parse_tag
 
 
 @pytest.mark.parametrize(
@@ -46,33 +46,6 @@ def test_digests() -> None:
         Digest.parse("sha512:" + "a" * 64)
 
 
-def test_timestamps_round_trip_at_millisecond_precision() -> None:
-    assert format_timestamp(1683899170555) == "2023-05-12T13:46:10.555Z"
-    assert parse_timestamp("2023-05-12T13:46:10.555Z") == 1683899170555
-    assert parse_timestamp("2023-05-12T15:46:10.555+02:00") == 1683899170555
-    assert parse_timestamp("2023-05-12") == 1683849600000
-    # A finer bound rounds so that it keeps the same millisecond records.
-    assert parse_timestamp("2023-05-12T13:46:10.5551Z") == 1683899170555
-    assert parse_timestamp("2023-05-12T13:46:10.5551Z", round_up=True) == 1683899170556
-    assert parse_timestamp("2023-05-12T13:46:10.555Z", round_up=True) == 1683899170555
-    for raw in ["yesterday", "2023-13-01", "", "1683899170"]:
-        with pytest.raises(TimestampInvalid):
-            parse_timestamp(raw)
-
-
-def test_formatted_timestamps_always_carry_milliseconds_and_parse_back() -> None:
-    for ms in (0, 1, 999, 1_000, 1683899170000, 1683899170555, 253402300799999):
-        text = format_timestamp(ms)
-        assert len(text) == 24 and text.endswith("Z") and text[19] == "."
-        assert parse_timestamp(text) == ms
-    assert format_timestamp(0) == "1970-01-01T00:00:00.000Z"
-
-
 def test_stored_digests_read_back_as_parsed() -> None:
     digest = Digest.of(b"abc")
     assert Digest.stored(str(digest)) == digest == Digest.parse(str(digest))
-
-
-def test_unencoded_plus_of_an_offset_is_accepted() -> None:
-    # curl users write start=...+02:00 unencoded; the query string turns "+" into a space.
-    assert parse_timestamp("2023-05-12T15:46:10.555 02:00") == 1683899170555

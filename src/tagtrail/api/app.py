@@ -14,9 +14,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from tagtrail.api import blobs, history, manifests, openapi, token
-from tagtrail.api.auth import Guard
 from tagtrail.api.errors import HANDLERS, error_response
-from tagtrail.api.http import guard
 from tagtrail.api.routing import RegistryRoutes, Tail
 from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.policy import AccessPolicy
@@ -27,6 +25,9 @@ from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.sql_accounts import SqlAccountStore
 from tagtrail.registry.service import Registry
 from tagtrail.ui import routes as ui
+from tagtrail.ui import session as ui_session
+from tagtrail.web import state
+from tagtrail.web.guard import Guard
 
 
 async def healthz(request: Request) -> Response:
@@ -36,20 +37,15 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Readiness: the database and the blob storage answer."""
-    registry: Registry = request.app.state.registry
-    failed = {}
-    for part, check in (("database", registry.meta.ping), ("blobs", registry.driver.ping)):
-        try:
-            await check()
-        except Exception as exc:  # any failure means "not ready", with its kind named
-            failed[part] = type(exc).__name__
+    status = await state.registry(request).check()
+    failed = {part: kind for part, kind in status.items() if kind is not None}
     if failed:
         return JSONResponse({"status": "unavailable", "failed": failed}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 
 async def base(request: Request) -> Response:
-    await guard(request).require_login(request)
+    await state.guard(request).require_login(request)
     return JSONResponse({})
 
 
@@ -158,6 +154,8 @@ def create_app(settings: Settings) -> RegistryApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The UI's session keys: read once here, never on a request (ui/session.py).
+        app.state.ui_sessions = await ui_session.open_codec(settings.keys_dir)
         # `tagtrail serve` migrated before starting workers; a worker only checks.
         database = await Database.open(settings.metadata_url, migrate=False)
         await database.require_head()
@@ -165,7 +163,7 @@ def create_app(settings: Settings) -> RegistryApp:
         registry = await Registry.open_on(meta, settings)
         app.state.registry = registry
         if settings.auth:
-            policy = AccessPolicy(SqlAccountStore(database), meta)
+            policy = AccessPolicy(SqlAccountStore(database), meta, meta)
             app.state.guard = Guard(policy, token_authority(settings), enabled=True)
         else:
             app.state.guard = Guard(None, None, enabled=False)

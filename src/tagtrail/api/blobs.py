@@ -14,17 +14,16 @@ from tagtrail.api.http import (
     body,
     byte_range,
     content_range,
-    guard,
     repo_name,
     url_for,
 )
 from tagtrail.auth.model import DELETE, PULL, PUSH
 from tagtrail.auth.scopes import Scope as AuthScope
-from tagtrail.blobs.driver import InMemory, LocalFile, Redirect
 from tagtrail.errors import Denied, DigestInvalid, Unauthorized
-from tagtrail.registry.service import Registry
+from tagtrail.registry.blobs import SendBytes, SendFile, SendRedirect
 from tagtrail.registry.uploads import Completed
 from tagtrail.types import Digest, RepoName, UploadSession, parse_name
+from tagtrail.web import state
 
 
 class _BlobFile(FileResponse):
@@ -47,7 +46,7 @@ class _WholeBlobFile(Response):
     zero-copy in granian). Starlette's FileResponse formats a date and hashes an ETag for
     every response, a third of a small blob GET when profiled; this one does neither."""
 
-    def __init__(self, source: LocalFile, headers: dict[str, str]) -> None:
+    def __init__(self, source: SendFile, headers: dict[str, str]) -> None:
         super().__init__(None, 200, headers, "application/octet-stream")
         self._source = source
         self._extra_headers = headers
@@ -67,25 +66,20 @@ class _WholeBlobFile(Response):
         await send({"type": "http.response.pathsend", "path": str(self._source.path)})
 
 
-def _registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
-
-
 async def get_blob(request: Request) -> Response:
     name = repo_name(request)
     digest = Digest.parse(request.path_params["digest"])
-    await guard(request).require(request, name, PULL, digest=digest)
-    size, source = await _registry(request).blobs.open(name, digest)
+    await state.guard(request).require(request, name, PULL, digest=digest)
+    size, source = await state.registry(request).blobs.open(name, digest)
     if request.method == "HEAD":
         return RawResponse(200, [(b"content-length", b"%d" % size), *_described(digest)])
-    if isinstance(source, InMemory):
+    if isinstance(source, SendBytes):
         return _from_memory(request, digest, source.content)
     headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes"}
-    if isinstance(source, Redirect):
+    if isinstance(source, SendRedirect):
         return RedirectResponse(source.url, status_code=307, headers=headers)
     requested = byte_range(request, size)  # validates before anything is sent
-    if isinstance(source, LocalFile):
+    if isinstance(source, SendFile):
         headers["ETag"] = f'"{digest}"'
         if requested is None:
             headers["Content-Length"] = str(source.size)
@@ -136,8 +130,8 @@ async def _nothing() -> AsyncIterator[bytes]:
 async def delete_blob(request: Request) -> Response:
     name = repo_name(request)
     digest = Digest.parse(request.path_params["digest"])
-    await guard(request).require(request, name, DELETE)
-    await _registry(request).blobs.delete(name, digest)
+    await state.guard(request).require(request, name, DELETE)
+    await state.registry(request).blobs.delete(name, digest)
     return Response(status_code=202, headers={"Docker-Content-Digest": str(digest)})
 
 
@@ -167,11 +161,11 @@ def _upload_state(request: Request, session: UploadSession, status: int) -> Resp
 
 async def start_upload(request: Request) -> Response:
     name = repo_name(request)
-    registry = _registry(request)
+    registry = state.registry(request)
     params = request.query_params
     mount, source = params.get("mount"), params.get("from")
     also = (AuthScope("repository", source, frozenset({PULL})),) if mount and source else ()
-    await guard(request).require(request, name, PUSH, also=also)
+    await state.guard(request).require(request, name, PUSH, also=also)
     if mount:
         digest = Digest.parse(mount)
         if source and await _may_read(request, parse_name(source), digest):
@@ -190,7 +184,7 @@ async def start_upload(request: Request) -> Response:
 async def _may_read(request: Request, name: RepoName, digest: Digest) -> bool:
     """A mount reads the source: without pull there, it becomes an ordinary upload."""
     try:
-        await guard(request).require(request, name, PULL, digest=digest)
+        await state.guard(request).require(request, name, PULL, digest=digest)
     except (Unauthorized, Denied):
         return False
     return True
@@ -198,15 +192,15 @@ async def _may_read(request: Request, name: RepoName, digest: Digest) -> bool:
 
 async def upload_status(request: Request) -> Response:
     name = repo_name(request)
-    await guard(request).require(request, name, PUSH)
-    session = await _registry(request).uploads.status(name, request.path_params["upload_id"])
+    await state.guard(request).require(request, name, PUSH)
+    session = await state.registry(request).uploads.status(name, request.path_params["upload_id"])
     return _upload_state(request, session, 204)
 
 
 async def patch_upload(request: Request) -> Response:
     name = repo_name(request)
-    await guard(request).require(request, name, PUSH)
-    session = await _registry(request).uploads.append(
+    await state.guard(request).require(request, name, PUSH)
+    session = await state.registry(request).uploads.append(
         name, request.path_params["upload_id"], body(request), content_range(request)
     )
     return _upload_state(request, session, 202)
@@ -214,12 +208,12 @@ async def patch_upload(request: Request) -> Response:
 
 async def put_upload(request: Request) -> Response:
     name = repo_name(request)
-    await guard(request).require(request, name, PUSH)
+    await state.guard(request).require(request, name, PUSH)
     raw_digest = request.query_params.get("digest")
     if not raw_digest:
         raise DigestInvalid("the digest query parameter is required to complete an upload")
     digest = Digest.parse(raw_digest)
-    done = await _registry(request).uploads.finish(
+    done = await state.registry(request).uploads.finish(
         name, request.path_params["upload_id"], digest, body(request), content_range(request)
     )
     return _blob_created(request, name, done)
@@ -227,6 +221,6 @@ async def put_upload(request: Request) -> Response:
 
 async def cancel_upload(request: Request) -> Response:
     name = repo_name(request)
-    await guard(request).require(request, name, PUSH)
-    await _registry(request).uploads.cancel(name, request.path_params["upload_id"])
+    await state.guard(request).require(request, name, PUSH)
+    await state.registry(request).uploads.cancel(name, request.path_params["upload_id"])
     return Response(status_code=204)

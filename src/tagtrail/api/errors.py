@@ -10,42 +10,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tagtrail.errors import (
-    Conflict,
-    Denied,
-    InvalidInput,
-    NotFound,
-    RangeNotSatisfiable,
-    RegistryError,
-    TooLarge,
-    TooManyRequests,
-    Unauthorized,
-    Unsupported,
-)
+from tagtrail import error_codes
+from tagtrail.error_codes import ErrorCode
+from tagtrail.errors import RangeNotSatisfiable, RegistryError, Unauthorized
 
 log = logging.getLogger("tagtrail.api")
-
-
-def _status(exc: RegistryError) -> int:
-    if isinstance(exc, InvalidInput):
-        return 400
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, RangeNotSatisfiable):
-        return 416
-    if isinstance(exc, TooLarge):
-        return 413
-    if isinstance(exc, TooManyRequests):
-        return 429
-    if isinstance(exc, Unsupported):
-        return 405
-    if isinstance(exc, Unauthorized):
-        return 401
-    if isinstance(exc, Denied):
-        return 403
-    if isinstance(exc, Conflict):
-        return 409
-    return 500
 
 
 def challenge(request: Request, exc: Unauthorized) -> str:
@@ -63,14 +32,17 @@ def challenge(request: Request, exc: Unauthorized) -> str:
 
 
 def oci_error(
-    status: int,
-    code: str,
-    message: str,
+    error: ErrorCode,
+    message: str | None = None,
     detail: Any = None,
     headers: Mapping[str, str] | None = None,
+    *,
+    status: int | None = None,
 ) -> Response:
-    body = {"errors": [{"code": code, "message": message, "detail": detail}]}
-    return JSONResponse(body, status_code=status, headers=headers)
+    """The OCI error body of ``error`` (an entry of ``error_codes``), with its status unless
+    ``status`` says otherwise (a refusal of the HTTP layer's, with its own)."""
+    body = {"errors": [{"code": error.code, "message": message or error.message, "detail": detail}]}
+    return JSONResponse(body, status_code=status or error.status, headers=headers)
 
 
 async def registry_error(request: Request, exc: Exception) -> Response:
@@ -80,21 +52,22 @@ async def registry_error(request: Request, exc: Exception) -> Response:
         headers["Content-Range"] = f"bytes */{exc.size}"
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = challenge(request, exc)
-    return oci_error(_status(exc), exc.code, exc.message, exc.detail, headers)
+    return oci_error(exc.error_code, exc.message, exc.detail, headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        return oci_error(405, "UNSUPPORTED", "method not allowed", headers=exc.headers)
+        return oci_error(error_codes.UNSUPPORTED, "method not allowed", headers=exc.headers)
     if exc.status_code == 404:
-        return oci_error(404, "NOT_FOUND", "no such endpoint", {"path": request.url.path[:300]})
-    return oci_error(exc.status_code, "UNKNOWN", exc.detail)
+        path = request.url.path[:300]
+        return oci_error(error_codes.NOT_FOUND, "no such endpoint", {"path": path})
+    return oci_error(error_codes.UNKNOWN, exc.detail, status=exc.status_code)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return oci_error(500, "UNKNOWN", "internal server error")
+    return oci_error(error_codes.UNKNOWN, "internal server error")
 
 
 HANDLERS = {

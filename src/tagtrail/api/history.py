@@ -7,27 +7,15 @@ import json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tagtrail.api.http import guard, next_link, page_size, repo_name
+from tagtrail.api.http import next_link, page_size, repo_name
 from tagtrail.auth.model import PULL
 from tagtrail.errors import TimestampInvalid
-from tagtrail.registry.service import Registry
-from tagtrail.types import (
-    OCI_INDEX,
-    Digest,
-    format_timestamp,
-    parse_instant,
-    parse_tag,
-    parse_timestamp,
-    to_millis,
-)
+from tagtrail.times import format_timestamp, parse_instant, parse_timestamp, to_millis
+from tagtrail.types import OCI_INDEX, Digest, parse_tag
+from tagtrail.web import state
 
 OCI_TIMESTAMP = "org.opencontainers.distribution.tag.timestamp"
 OCI_EVENT = "org.opencontainers.distribution.tag.event"
-
-
-def _registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 def _timestamp(request: Request, key: str, *, lower_bound: bool) -> int | None:
@@ -38,7 +26,7 @@ def _timestamp(request: Request, key: str, *, lower_bound: bool) -> int | None:
 async def chainguard_history(request: Request) -> Response:
     name = repo_name(request)
     tag = parse_tag(request.path_params["tag"])
-    await guard(request).require(request, name, PULL, tag=tag)
+    await state.guard(request).require(request, name, PULL, tag=tag)
     raw_start, raw_end = request.query_params.get("start"), request.query_params.get("end")
     start_at = parse_instant(raw_start) if raw_start else None
     end_at = parse_instant(raw_end) if raw_end else None
@@ -46,7 +34,7 @@ async def chainguard_history(request: Request) -> Response:
         raise TimestampInvalid("start is after end", detail={"start": raw_start, "end": raw_end})
     start = None if start_at is None else to_millis(start_at, round_up=True)
     end = None if end_at is None else to_millis(end_at)
-    page = await _registry(request).history.moves(name, tag, start, end)
+    page = await state.registry(request).history.moves(name, tag, start, end)
     body = {
         "history": [
             {"updateTimestamp": format_timestamp(r.timestamp_ms), "digest": str(r.digest)}
@@ -65,14 +53,14 @@ async def chainguard_history(request: Request) -> Response:
 async def oci_tag_history(request: Request) -> Response:
     name = repo_name(request)
     tag = parse_tag(request.path_params["tag"])
-    await guard(request).require(request, name, PULL, tag=tag)
+    await state.guard(request).require(request, name, PULL, tag=tag)
     limit = page_size(request, None)
     # Strict bounds: "before" excludes its own instant, so it rounds like a lower bound.
     before = _timestamp(request, "before", lower_bound=True)
     since = _timestamp(request, "since", lower_bound=False)
     raw_digest = request.query_params.get("digest")
     digest = Digest.parse(raw_digest) if raw_digest else None
-    page = await _registry(request).history.events(
+    page = await state.registry(request).history.events(
         name, tag, limit=limit, before_ms=before, since_ms=since, digest=digest
     )
     manifests = [

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tagtrail.api.auth import Guard
+from tagtrail import error_codes
 from tagtrail.errors import (
     BlobUploadInvalid,
     InvalidInput,
@@ -38,11 +38,6 @@ class RawResponse(Response):
         self.background = None
 
 
-def guard(request: Request) -> Guard:
-    found: Guard = request.app.state.guard
-    return found
-
-
 def repo_name(request: Request) -> RepoName:
     return parse_name(request.path_params["name"])
 
@@ -54,7 +49,7 @@ def url_for(request: Request, path: str) -> str:
 
 
 class SlowClient(InvalidInput):
-    code = "BLOB_UPLOAD_INVALID"
+    error_code = error_codes.BLOB_UPLOAD_INVALID
     default_message = "the request body stalled longer than the body timeout"
 
 

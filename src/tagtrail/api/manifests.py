@@ -7,25 +7,20 @@ import json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from tagtrail.accounts import Visibility
 from tagtrail.api.http import (
     RawResponse,
-    guard,
     next_link,
     page_params,
     read_limited,
     repo_name,
     url_for,
 )
-from tagtrail.auth.model import DELETE, PULL, PUSH, Visibility
+from tagtrail.auth.model import DELETE, PULL, PUSH
 from tagtrail.errors import ManifestUnknown
 from tagtrail.registry.manifests import Reference
-from tagtrail.registry.service import Registry
 from tagtrail.types import OCI_INDEX, Digest, parse_tag
-
-
-def _registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
+from tagtrail.web import state
 
 
 async def get_manifest(request: Request) -> Response:
@@ -35,11 +30,13 @@ async def get_manifest(request: Request) -> Response:
     # Authorisation first: a caller without pull learns nothing, not even that a reference is
     # malformed. A pull right limited to public tags takes ``raw`` as a tag name to match.
     if reference is None:
-        await guard(request).require(request, name, PULL, tag=raw)
+        await state.guard(request).require(request, name, PULL, tag=raw)
         # Neither a tag nor a digest names nothing stored: the spec's answer is 404.
         raise ManifestUnknown(detail={"reference": raw[:200]})
-    await guard(request).require(request, name, PULL, tag=reference.tag, digest=reference.digest)
-    found = await _registry(request).manifests.get(name, reference)
+    await state.guard(request).require(
+        request, name, PULL, tag=reference.tag, digest=reference.digest
+    )
+    found = await state.registry(request).manifests.get(name, reference)
     digest = str(found.digest).encode()
     headers = [
         (b"content-length", b"%d" % len(found.content)),
@@ -52,12 +49,12 @@ async def get_manifest(request: Request) -> Response:
 
 async def put_manifest(request: Request) -> Response:
     name = repo_name(request)
-    await guard(request).require(request, name, PUSH)
+    await state.guard(request).require(request, name, PUSH)
     reference = Reference.parse(request.path_params["reference"])
     # The spec's tags of a push by digest: ?tag=a&tag=b, all set in one transaction.
     tags = [parse_tag(raw) for raw in request.query_params.getlist("tag")]
     content = await read_limited(request, request.app.state.settings.max_manifest_bytes)
-    result = await _registry(request).manifests.put(
+    result = await state.registry(request).manifests.put(
         name, reference, content, request.headers.get("content-type"), tags
     )
     digest = result.manifest.digest
@@ -79,24 +76,24 @@ async def put_manifest(request: Request) -> Response:
 
 async def delete_manifest(request: Request) -> Response:
     name = repo_name(request)
-    await guard(request).require(request, name, DELETE)
+    await state.guard(request).require(request, name, DELETE)
     reference = Reference.parse(request.path_params["reference"])
-    await _registry(request).manifests.delete(name, reference)
+    await state.registry(request).manifests.delete(name, reference)
     return Response(status_code=202)
 
 
 async def list_tags(request: Request) -> Response:
     name = repo_name(request)
     limit, after = page_params(request)
-    grant = await guard(request).require(request, name, PULL, filters_limits=True)
+    grant = await state.guard(request).require(request, name, PULL, filters_limits=True)
     if grant.tag_limits is None:
         # One extra row tells whether a next page exists without a second query.
-        found = await _registry(request).manifests.tags(name, _peek(limit), after)
+        found = await state.registry(request).manifests.tags(name, _peek(limit), after)
     else:
         # Public tags only: the others are not the caller's to see, not even by name, so
         # they are dropped before the page is cut (and its Link decided).
         public = Visibility("public-tags", grant.tag_limits)
-        every = await _registry(request).manifests.tags(name, None, after)
+        every = await state.registry(request).manifests.tags(name, None, after)
         found = [tag for tag in every if public.tag_is_public(tag)]
     page, headers = _paged(found, limit, f"/v2/{name}/tags/list")
     return JSONResponse({"name": name, "tags": page}, headers=headers)
@@ -104,13 +101,13 @@ async def list_tags(request: Request) -> Response:
 
 async def catalog(request: Request) -> Response:
     limit, after = page_params(request)
-    checker = guard(request)
+    checker = state.guard(request)
     caller = await checker.require_catalog(request)
     wanted = _peek(limit)
     found: list[str] = []
     # Read on past repositories the caller may not see until the page is full.
     while wanted is None or len(found) < wanted:
-        batch = await _registry(request).manifests.repositories(
+        batch = await state.registry(request).manifests.repositories(
             None if wanted is None else max(wanted, 100), after
         )
         found += [name for name in batch if await checker.can_see(caller, name)]
@@ -140,9 +137,9 @@ def _paged(found: list[str], limit: int | None, path: str) -> tuple[list[str], d
 async def referrers(request: Request) -> Response:
     name = repo_name(request)
     subject = Digest.parse(request.path_params["digest"])
-    await guard(request).require(request, name, PULL)
+    await state.guard(request).require(request, name, PULL)
     artifact_type = request.query_params.get("artifactType") or None
-    found = await _registry(request).manifests.referrers(name, subject, artifact_type)
+    found = await state.registry(request).manifests.referrers(name, subject, artifact_type)
     descriptors = []
     for referrer in found:
         descriptor: dict[str, object] = {

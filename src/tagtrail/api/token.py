@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tagtrail.api.auth import Guard, basic_credentials
+from tagtrail import error_codes
 from tagtrail.auth.model import ANONYMOUS, Grant, Principal
 from tagtrail.auth.policy import AccessPolicy
 from tagtrail.auth.scopes import Scope, parse_scopes
 from tagtrail.auth.tokens import TokenAuthority
 from tagtrail.errors import InvalidInput, Unauthorized, Unsupported
-
-_MAX_FORM_BYTES = 64 * 1024
+from tagtrail.web import state
+from tagtrail.web.forms import FormInvalid, read_form
+from tagtrail.web.guard import basic_credentials
 
 
 class TokenRequestInvalid(InvalidInput):
-    code = "TOKEN_REQUEST_INVALID"
-    default_message = "invalid token request"
+    error_code = error_codes.TOKEN_REQUEST_INVALID
 
 
 def _parts(request: Request) -> tuple[AccessPolicy, TokenAuthority]:
-    guard: Guard = request.app.state.guard
+    guard = state.guard(request)
     if guard.policy is None or guard.authority is None:
         raise Unsupported("this registry runs without authentication")
     return guard.policy, guard.authority
@@ -66,17 +64,13 @@ async def get_token(request: Request) -> Response:
 
 async def post_token(request: Request) -> Response:
     policy, authority = _parts(request)
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > _MAX_FORM_BYTES:
-            raise TokenRequestInvalid("form too large")
     try:
-        form = {k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
-    except UnicodeDecodeError as exc:
-        raise TokenRequestInvalid("form is not UTF-8") from exc
+        # ``scope`` may repeat, as in GET: containers/image sends one field per scope.
+        form = await read_form(request, lists={"scope"})
+    except FormInvalid as exc:
+        raise TokenRequestInvalid(exc.message, detail=exc.detail) from exc
     _check_service(authority, form.get("service"))
-    scopes = parse_scopes([form.get("scope", "")])
+    scopes = parse_scopes(form.getlist("scope"))
     grant_type = form.get("grant_type")
     refresh: str | None = None
     if grant_type == "password":

@@ -2,35 +2,42 @@
 
 from __future__ import annotations
 
+from tagtrail.accounts import PRIVATE, Visibility, organisation_of
 from tagtrail.auth.login_cache import LoginCache
 from tagtrail.auth.model import (
     ALL,
     ANONYMOUS,
     DELETE,
-    PRIVATE,
     PULL,
     PUSH,
     ROLE_ACTIONS,
     Grant,
     Principal,
-    Visibility,
-    organisation_of,
 )
 from tagtrail.auth.scopes import Scope
 from tagtrail.auth.secrets import secret_matches, token_id_of
+from tagtrail.clock import Clock, now_ms
 from tagtrail.errors import NameInvalid, Unauthorized
 from tagtrail.meta.accounts import AccountStore
-from tagtrail.meta.database import now_ms
-from tagtrail.meta.store import MetadataStore
+from tagtrail.meta.store import HistoryStore, RepositoryStore
 from tagtrail.types import Digest, RepoName, parse_name
 
 EVERY_ACTION = frozenset({PULL, PUSH, DELETE})
 
 
 class AccessPolicy:
-    def __init__(self, accounts: AccountStore, meta: MetadataStore) -> None:
+    def __init__(
+        self,
+        accounts: AccountStore,
+        repositories: RepositoryStore,
+        history: HistoryStore,
+        *,
+        clock: Clock = now_ms,  # what pull token expiry is judged by (tests move it)
+    ) -> None:
         self._accounts = accounts
-        self._meta = meta
+        self._repositories = repositories
+        self._history = history
+        self._clock = clock
         self._logins = LoginCache()
 
     # Authentication -------------------------------------------------------------------------
@@ -57,7 +64,7 @@ class AccessPolicy:
         record = await self._accounts.get_pull_token(token_id)
         if record is None or not secret_matches(record.secret_sha256, secret):
             return None
-        if not record.valid_at(now_ms()):
+        if not record.valid_at(self._clock()):
             return None
         return Principal(
             "pull_token", record.id, organisation=record.organisation, can_push=record.can_push
@@ -73,7 +80,7 @@ class AccessPolicy:
             return None if user is None else Principal("user", user.name, is_admin=user.is_admin)
         if kind == "token":
             record = await self._accounts.get_pull_token(name)
-            if record is None or not record.valid_at(now_ms()):
+            if record is None or not record.valid_at(self._clock()):
                 return None
             return Principal(
                 "pull_token", record.id, organisation=record.organisation, can_push=record.can_push
@@ -99,7 +106,7 @@ class AccessPolicy:
             visibility = await self._accounts.repository_visibility(name) or PRIVATE
             # Public access to a repository that does not exist is not granted, so that a
             # missing repository answers exactly as a private one does.
-            if visibility.kind != "private" and await self._meta.repository_exists(name):
+            if visibility.kind != "private" and await self._repositories.repository_exists(name):
                 allowed = allowed | {PULL}
                 limits = visibility.tags if visibility.kind == "public-tags" else None
         requested = EVERY_ACTION if ALL in scope.actions else scope.actions
@@ -128,5 +135,5 @@ class AccessPolicy:
             return public.tag_is_public(tag)
         if digest is None:
             return False
-        tags = [t for t in await self._meta.history_tags(name) if public.tag_is_public(t)]
-        return await self._meta.reachable_from_tags(name, tags, digest)
+        tags = [t for t in await self._history.history_tags(name) if public.tag_is_public(t)]
+        return await self._history.reachable_from_tags(name, tags, digest)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tagtrail import error_codes
 from tagtrail.auth.model import ACTIONS_ORDER
 from tagtrail.errors import InvalidInput
 
@@ -19,8 +20,7 @@ _ACTION_RE = re.compile(r"[a-z]+|\*")
 
 
 class ScopeInvalid(InvalidInput):
-    code = "SCOPE_INVALID"
-    default_message = "invalid scope"
+    error_code = error_codes.SCOPE_INVALID
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cachetools import TLRUCache
 
 from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.model import Grant
 from tagtrail.auth.scopes import Scope
 from tagtrail.errors import Unauthorized
+from tagtrail.times import format_timestamp
 
 ALGORITHM = "ES256"
 _LEEWAY_SECONDS = 5
@@ -39,50 +42,50 @@ class VerifiedToken:
         return self.grants.get((type_, name))
 
 
-def _iso(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+@dataclass(frozen=True, slots=True)
+class _Recognised:
+    verified: VerifiedToken
+    until: float  # the token's exp plus the leeway: jwt.decode's bound
+    kid: str  # the key that signed it, which must still be trusted
 
 
-class _RecentlyVerified:
-    """Access tokens this process verified, by their text, until they expire.
-
-    A client sends the same token with every request until it expires, and checking its
-    ES256 signature costs about 100 us: five times a whole manifest GET. What the check
-    proved (signature, issuer, audience) holds as long as the signing key is trusted, so a
-    token is checked once; its expiry is checked on every use, and its key must still be in
-    the ring. The scopes are the token's own, read per request from its grants."""
-
-    MAX_ENTRIES = 4096
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[VerifiedToken, float, str]] = {}
-
-    def get(self, token: str, keys: KeyRing) -> VerifiedToken | None:
-        found = self._entries.get(token)
-        if found is None:
-            return None
-        verified, until, kid = found
-        if time.time() > until or kid not in keys.verifying:
-            del self._entries[token]
-            return None
-        return verified
-
-    def put(self, token: str, verified: VerifiedToken, until: float, kid: str) -> None:
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()  # simpler than LRU, and tokens live minutes anyway
-        self._entries[token] = (verified, until, kid)
+def _until(_token: str, recognised: _Recognised, _now: float) -> float:
+    return recognised.until
 
 
 class TokenAuthority:
+    """Issues and verifies tokens, by ``clock`` (seconds since the epoch; tests move it).
+
+    Access tokens this process verified are recognised by their text until they expire: a
+    client sends the same token with every request, and checking its ES256 signature costs
+    about 100 us, five times a whole manifest GET. What the check proved (signature, issuer,
+    audience) holds as long as the signing key is trusted, so a token is checked once; its
+    expiry is checked on every use (by the cache's timer, the clock), and its key must still
+    be in the ring. The scopes are the token's own, read per request from its grants. The
+    cache drops the least recently used token when full, so a flood of new tokens never
+    wipes the ones in use; a token that fails its check is never cached."""
+
+    RECENT_TOKENS = 4096
+
     def __init__(
-        self, keys: KeyRing, *, issuer: str, service: str, ttl: int, refresh_ttl: int
+        self,
+        keys: KeyRing,
+        *,
+        issuer: str,
+        service: str,
+        ttl: int,
+        refresh_ttl: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
         self.issuer = issuer
         self.service = service
         self.ttl = ttl
         self.refresh_ttl = refresh_ttl
-        self._recent = _RecentlyVerified()
+        self._clock = clock
+        self._recent: TLRUCache[str, _Recognised] = TLRUCache(
+            maxsize=self.RECENT_TOKENS, ttu=_until, timer=clock
+        )
 
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(
@@ -93,7 +96,7 @@ class TokenAuthority:
         )
 
     def _base_claims(self, subject: str, lifetime: int) -> dict[str, Any]:
-        now = int(time.time())
+        now = int(self._clock())
         return {
             "iss": self.issuer,
             "sub": subject,
@@ -112,12 +115,13 @@ class TokenAuthority:
         limits = {s.name: list(g.tag_limits) for s, g in granted if g.tag_limits is not None}
         if limits:
             claims["tag_limits"] = limits
-        return IssuedToken(self._sign(claims), self.ttl, _iso(claims["iat"]))
+        issued_at = format_timestamp(claims["iat"] * 1000, timespec="seconds")
+        return IssuedToken(self._sign(claims), self.ttl, issued_at)
 
     def issue_refresh(self, subject: str, not_after: int | None = None) -> str:
         lifetime = self.refresh_ttl
         if not_after is not None:
-            lifetime = max(0, min(lifetime, not_after - int(time.time())))
+            lifetime = max(0, min(lifetime, not_after - int(self._clock())))
         claims = self._base_claims(subject, lifetime)
         claims["typ"] = "refresh"
         return self._sign(claims)
@@ -151,12 +155,21 @@ class TokenAuthority:
         return claims, kid
 
     def verify(self, token: str) -> VerifiedToken:
-        verified = self._recent.get(token, self._keys)
-        if verified is None:
-            claims, kid = self._decode_with_kid(token)
-            verified = self._access(claims)
-            # The same bound as jwt.decode's: exp plus the leeway.
-            self._recent.put(token, verified, float(claims["exp"]) + _LEEWAY_SECONDS, kid)
+        try:
+            # Not .get(): cachetools' get costs 2.1 us, indexing 0.3 us (a request is ~25 us).
+            recognised = self._recent[token]
+        except KeyError:
+            pass
+        else:
+            if recognised.kid in self._keys.verifying:
+                return recognised.verified
+        claims, kid = self._decode_with_kid(token)
+        verified = self._access(claims)
+        # jwt.decode judged the expiry by the system's clock; this authority's may be ahead.
+        until = float(claims["exp"]) + _LEEWAY_SECONDS
+        if until <= self._clock():
+            raise Unauthorized("token rejected: Signature has expired")
+        self._recent[token] = _Recognised(verified, until, kid)
         return verified
 
     @staticmethod

@@ -1,8 +1,19 @@
-"""The blob-driver protocol.
+"""The blob-driver protocol, and where every driver keeps a blob.
 
 A driver stores content-addressed blobs and the in-progress data of upload sessions. It does
 not know which repository a blob belongs to (the metadata store does) and never decides whether
 a digest is right: the registry layer verifies before it calls ``commit_upload``.
+
+Storage layout, under a driver's root directory or key prefix (documented once, here; each
+driver's module adds what only it keeps):
+
+- ``blobs/<algorithm>/<first two hex>/<hex>``: committed blobs, written once, never modified
+  (``blob_key``; ``digest_at`` reads a key back). The two-character fan-out keeps directories
+  and listings to a few thousand entries; anything under ``blobs/`` not at its digest's place
+  is not a blob, so no listing shows it and gc never deletes it.
+- ``uploads/<upload id>...``: the data of an upload in progress (per driver).
+- ``store-identity``: the marker naming the database these blobs belong to
+  (``tagtrail.meta.garbage``), outside both, so that no listing ever shows it.
 """
 
 from __future__ import annotations
@@ -13,7 +24,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from tagtrail.errors import DigestInvalid
 from tagtrail.types import Digest
+
+BLOBS = "blobs"  # the directory, or key prefix, of committed blobs
+
+
+def blob_key(digest: Digest) -> str:
+    """Where the blob ``digest`` lives under a driver's root or prefix."""
+    return f"{BLOBS}/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}"
+
+
+def digest_at(key: str) -> Digest | None:
+    """The digest whose blob lives at ``key`` (as ``blob_key`` makes it); None for anything
+    else, which is not a blob."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != BLOBS:
+        return None
+    _, algorithm, fanout, hex_ = parts
+    try:
+        digest = Digest.parse(f"{algorithm}:{hex_}")
+    except DigestInvalid:
+        return None
+    return digest if fanout == hex_[:2] else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +77,7 @@ class Stream:
     open: Callable[[int, int], AsyncIterator[bytes]]
 
 
-@dataclass(frozen=True, slots=True)
-class InMemory:
-    """The blob's bytes, held in this process (small blobs, registry/blob_cache.py)."""
-
-    content: bytes
-
-
-BlobSource = LocalFile | Redirect | Stream | InMemory
+BlobSource = LocalFile | Redirect | Stream
 
 
 @dataclass(frozen=True, slots=True)

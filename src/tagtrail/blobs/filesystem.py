@@ -1,11 +1,9 @@
 """Blobs in a local directory.
 
-Layout under the root (documented once, here):
+Layout under the root: blobs as every driver keeps them (``driver.py`` documents it), and
 
-- ``blobs/<algorithm>/<first two hex>/<hex>``: committed blobs, written once, never modified.
 - ``uploads/<upload id>``: the bytes of an upload in progress.
-- ``store-identity``: the marker, the store identity of the database these blobs belong to
-  (``tagtrail.meta.garbage``). Created once: written to a temporary file, fsynced and
+- ``store-identity``: the marker. Created once: written to a temporary file, fsynced and
   hard-linked into place. Unlike a rename, a link never replaces an existing file, so of two
   processes claiming the storage at once exactly one wins and the other reads its marker.
 
@@ -21,9 +19,17 @@ import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
 
-from tagtrail.blobs.driver import BlobSource, LocalFile, StoredBlob, StoredUpload
+from tagtrail.blobs.driver import (
+    BLOBS,
+    BlobSource,
+    LocalFile,
+    StoredBlob,
+    StoredUpload,
+    blob_key,
+    digest_at,
+)
 from tagtrail.blobs.upload_writers import writer_for
-from tagtrail.errors import BlobUploadUnknown, DigestInvalid
+from tagtrail.errors import BlobUploadUnknown
 from tagtrail.offload import Offload
 from tagtrail.types import DIGEST_ALGORITHMS, Digest
 
@@ -42,7 +48,8 @@ def _iterate_file(path: Path) -> AsyncIterator[bytes]:
 
 class FilesystemDriver:
     def __init__(self, root: Path) -> None:
-        self._blobs = root / "blobs"
+        self._root = root
+        self._blobs = root / BLOBS
         self._uploads = root / "uploads"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
@@ -57,7 +64,7 @@ class FilesystemDriver:
 
     def blob_path(self, digest: Digest) -> Path:
         # One Path built from a string: joining three times costs more than the stat (blob GET).
-        return Path(f"{self._blobs}/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}")
+        return Path(f"{self._root}/{blob_key(digest)}")
 
     def _upload_path(self, upload_id: str) -> Path:
         # Upload ids are generated and validated by the registry layer (hex only), so they
@@ -174,11 +181,8 @@ def _blobs_in(fanout: Path, algorithm: str) -> list[StoredBlob]:
     digest belonging there is not a blob and is never listed (so never deleted by gc)."""
     blobs = []
     for name, stat in _files_in(fanout):
-        try:
-            digest = Digest.parse(f"{algorithm}:{name}")
-        except DigestInvalid:
-            continue
-        if digest.hex[:2] == fanout.name:
+        digest = digest_at(f"{BLOBS}/{algorithm}/{fanout.name}/{name}")
+        if digest is not None:
             blobs.append(StoredBlob(digest, stat.st_mtime_ns // 1_000_000, stat.st_size))
     return blobs
 

@@ -1,8 +1,8 @@
 """Blobs in S3-compatible object storage, through aiobotocore.
 
-Layout under the configured prefix (documented once, here):
+Layout under the configured prefix: blobs as every driver keeps them (``driver.py`` documents
+it), and
 
-- ``blobs/<algorithm>/<first two hex>/<hex>``: committed blobs.
 - ``uploads/<upload id>/state.json``: an upload's state: its multipart upload id, the parts
   written so far (number, ETag, size) and whether it was sealed. Kept in the bucket, so any
   replica can continue any upload.
@@ -10,8 +10,7 @@ Layout under the configured prefix (documented once, here):
   least 5 MiB, so small chunks (streamed or ``Content-Range`` PATCHes) wait here.
 - ``uploads/<upload id>/data``: the sealed upload, when its digest had to be computed by
   reading it back (a replica other than the one that received the bytes completes it).
-- ``store-identity``: the marker, the store identity of the database these blobs belong to
-  (``tagtrail.meta.garbage``). Written with ``If-None-Match: *``, so of two replicas claiming
+- ``store-identity``: the marker. Written with ``If-None-Match: *``, so of two replicas claiming
   the bucket at once exactly one wins and the other reads its marker. A store that ignores
   the condition (S3 honours it since 2024, MinIO too) lets the later write win instead; both
   read back what they wrote only if two different databases claim one store within moments.
@@ -22,70 +21,40 @@ which S3 makes atomic.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_incrementing
 
-from tagtrail.blobs.driver import BlobSource, Redirect, StoredBlob, StoredUpload, Stream
+from tagtrail.blobs.driver import (
+    BLOBS,
+    BlobSource,
+    Redirect,
+    StoredBlob,
+    StoredUpload,
+    Stream,
+    blob_key,
+    digest_at,
+)
+from tagtrail.blobs.s3_objects import (
+    UploadState,
+    copy,
+    error_code,
+    in_flight,
+    is_missing,
+    object_chunks,
+)
 from tagtrail.config import S3Settings
-from tagtrail.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid
+from tagtrail.errors import BlobUploadInvalid, BlobUploadUnknown
 from tagtrail.types import Digest
 
-_COPY_LIMIT = 5 * 1024**3  # one CopyObject copies at most 5 GiB
-_COPY_PART = 1024**3
-_READ_CHUNK = 1024 * 1024
 _MARKER = "store-identity"
 _MARKER_ATTEMPTS = 5
-
-
-def _blob_digest(rest: str) -> Digest | None:
-    """The digest stored at ``<algorithm>/<first two hex>/<hex>``; None for any other key."""
-    parts = rest.split("/")
-    if len(parts) != 3:
-        return None
-    algorithm, fanout, hex_ = parts
-    try:
-        digest = Digest.parse(f"{algorithm}:{hex_}")
-    except DigestInvalid:
-        return None
-    return digest if fanout == hex_[:2] else None
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _missing(error: ClientError) -> bool:
-    return _code(error) in {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
-
-
-@dataclass
-class _State:
-    multipart: str | None = None
-    parts: list[dict[str, Any]] = field(default_factory=list)
-    buffered: int = 0
-    sealed: bool = False
-
-    @property
-    def in_parts(self) -> int:
-        return sum(int(p["size"]) for p in self.parts)
-
-    def to_json(self) -> bytes:
-        return json.dumps(
-            {
-                "multipart": self.multipart,
-                "parts": self.parts,
-                "buffered": self.buffered,
-                "sealed": self.sealed,
-            }
-        ).encode()
 
 
 class S3Driver:
@@ -99,13 +68,14 @@ class S3Driver:
     @classmethod
     async def open(cls, settings: S3Settings) -> S3Driver:
         exits = AsyncExitStack()
+        secret = settings.secret_access_key
         client = await exits.enter_async_context(
             get_session().create_client(
                 "s3",
                 endpoint_url=settings.endpoint,
                 region_name=settings.region or "us-east-1",
                 aws_access_key_id=settings.access_key_id,
-                aws_secret_access_key=settings.secret_access_key,
+                aws_secret_access_key=secret.get_secret_value() if secret else None,
                 config=Config(
                     signature_version="s3v4",
                     s3={"addressing_style": "path"},
@@ -125,7 +95,7 @@ class S3Driver:
     # Keys -----------------------------------------------------------------------------------
 
     def _blob_key(self, digest: Digest) -> str:
-        return f"{self._prefix}blobs/{digest.algorithm}/{digest.hex[:2]}/{digest.hex}"
+        return f"{self._prefix}{blob_key(digest)}"
 
     def _upload_key(self, upload_id: str, name: str) -> str:
         return f"{self._prefix}uploads/{upload_id}/{name}"
@@ -136,7 +106,7 @@ class S3Driver:
         try:
             head = await self._client.head_object(Bucket=self._bucket, Key=self._blob_key(digest))
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
         return int(head["ContentLength"])
@@ -160,14 +130,8 @@ class S3Driver:
 
         return Stream(size, open_range)
 
-    async def _object_chunks(self, key: str, byte_range: str | None = None) -> AsyncIterator[bytes]:
-        params: dict[str, Any] = {"Bucket": self._bucket, "Key": key}
-        if byte_range:
-            params["Range"] = byte_range
-        response = await self._client.get_object(**params)
-        async with response["Body"] as body:
-            while chunk := await body.read(_READ_CHUNK):
-                yield chunk
+    def _object_chunks(self, key: str, byte_range: str | None = None) -> AsyncIterator[bytes]:
+        return object_chunks(self._client, self._bucket, key, byte_range)
 
     async def read(self, digest: Digest) -> AsyncIterator[bytes]:
         return self._object_chunks(self._blob_key(digest))
@@ -186,10 +150,10 @@ class S3Driver:
                 yield str(item["Key"])[len(prefix) :], modified, int(item["Size"])
 
     async def stored_blobs(self) -> AsyncIterator[StoredBlob]:
-        async for rest, modified, size in self._objects(f"{self._prefix}blobs/"):
+        async for rest, modified, size in self._objects(f"{self._prefix}{BLOBS}/"):
             # LastModified is the commit: the single PUT, the copy, or (a copy in parts) the
             # multipart upload that commit_upload started.
-            digest = _blob_digest(rest)
+            digest = digest_at(f"{BLOBS}/{rest}")
             if digest is not None:
                 yield StoredBlob(digest, modified, size)
 
@@ -218,34 +182,42 @@ class S3Driver:
         try:
             data = await self._get(f"{self._prefix}{_MARKER}")
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 return None
             raise
         return data.decode("utf-8").strip()
 
     async def write_marker(self, identity: str) -> str:
         key = f"{self._prefix}{_MARKER}"
-        for attempt in range(1, _MARKER_ATTEMPTS + 1):
-            try:
-                await self._client.put_object(
-                    Bucket=self._bucket, Key=key, Body=f"{identity}\n".encode(), IfNoneMatch="*"
-                )
-                break
-            except ClientError as exc:
-                if _code(exc) in {"PreconditionFailed", "412"}:
-                    break  # a marker exists: whoever wrote it first won
-                # 409: another conditional write of the key is in flight; it decides.
-                if _code(exc) != "ConditionalRequestConflict" or attempt == _MARKER_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.2 * attempt)
+        # 409: another conditional write of the key is in flight; it decides, so ask again
+        # after 0.2 s, 0.4 s, ... (_MARKER_ATTEMPTS in all).
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(in_flight),
+            wait=wait_incrementing(start=0.2, increment=0.2),
+            stop=stop_after_attempt(_MARKER_ATTEMPTS),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._create_marker(key, identity)
         found = await self.read_marker()
         if found is None:
             raise RuntimeError(f"s3://{self._bucket}/{key} vanished right after it was written")
         return found
 
+    async def _create_marker(self, key: str, identity: str) -> None:
+        try:
+            await self._client.put_object(
+                Bucket=self._bucket, Key=key, Body=f"{identity}\n".encode(), IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            if error_code(exc) not in {"PreconditionFailed", "412"}:
+                raise
+            # A marker exists: whoever wrote it first won.
+
     # Uploads --------------------------------------------------------------------------------
 
-    async def _load(self, upload_id: str) -> _State:
+    async def _load(self, upload_id: str) -> UploadState:
         try:
             response = await self._client.get_object(
                 Bucket=self._bucket, Key=self._upload_key(upload_id, "state.json")
@@ -253,12 +225,12 @@ class S3Driver:
             async with response["Body"] as body:
                 raw = json.loads(await body.read())
         except ClientError as exc:
-            if _missing(exc):
+            if is_missing(exc):
                 raise BlobUploadUnknown(detail={"upload": upload_id}) from exc
             raise
-        return _State(raw["multipart"], raw["parts"], raw["buffered"], raw["sealed"])
+        return UploadState(raw["multipart"], raw["parts"], raw["buffered"], raw["sealed"])
 
-    async def _save(self, upload_id: str, state: _State) -> None:
+    async def _save(self, upload_id: str, state: UploadState) -> None:
         await self._put(self._upload_key(upload_id, "state.json"), state.to_json())
 
     async def _put(self, key: str, data: bytes) -> None:
@@ -268,7 +240,7 @@ class S3Driver:
         return b"".join([chunk async for chunk in self._object_chunks(key)])
 
     async def start_upload(self, upload_id: str) -> None:
-        await self._save(upload_id, _State())
+        await self._save(upload_id, UploadState())
 
     async def append_upload(self, upload_id: str, offset: int, chunks: AsyncIterable[bytes]) -> int:
         state = await self._load(upload_id)
@@ -292,7 +264,7 @@ class S3Driver:
         await self._save(upload_id, state)
         return state.in_parts + state.buffered
 
-    async def _upload_part(self, upload_id: str, state: _State, data: bytes) -> None:
+    async def _upload_part(self, upload_id: str, state: UploadState, data: bytes) -> None:
         if state.multipart is None:
             created = await self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=self._upload_key(upload_id, "data")
@@ -308,12 +280,12 @@ class S3Driver:
         )
         state.parts.append({"n": number, "etag": uploaded["ETag"], "size": len(data)})
 
-    async def _tail(self, upload_id: str, state: _State) -> bytes:
+    async def _tail(self, upload_id: str, state: UploadState) -> bytes:
         if not state.buffered:
             return b""
         return await self._get(self._upload_key(upload_id, "buffer"))
 
-    async def _complete_data(self, upload_id: str, state: _State) -> None:
+    async def _complete_data(self, upload_id: str, state: UploadState) -> None:
         """Finish the multipart upload at the data key: the buffer becomes the last part."""
         assert state.multipart is not None
         tail = await self._tail(upload_id, state)
@@ -329,32 +301,7 @@ class S3Driver:
             },
         )
 
-    async def _copy(self, source: str, target: str, size: int) -> None:
-        copy_source = {"Bucket": self._bucket, "Key": source}
-        if size <= _COPY_LIMIT:
-            await self._client.copy_object(Bucket=self._bucket, Key=target, CopySource=copy_source)
-            return
-        created = await self._client.create_multipart_upload(Bucket=self._bucket, Key=target)
-        parts = []
-        for number, first in enumerate(range(0, size, _COPY_PART), start=1):
-            last = min(first + _COPY_PART, size) - 1
-            copied = await self._client.upload_part_copy(
-                Bucket=self._bucket,
-                Key=target,
-                UploadId=created["UploadId"],
-                PartNumber=number,
-                CopySource=copy_source,
-                CopySourceRange=f"bytes={first}-{last}",
-            )
-            parts.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
-        await self._client.complete_multipart_upload(
-            Bucket=self._bucket,
-            Key=target,
-            UploadId=created["UploadId"],
-            MultipartUpload={"Parts": parts},
-        )
-
-    async def _seal(self, upload_id: str, state: _State) -> None:
+    async def _seal(self, upload_id: str, state: UploadState) -> None:
         """Make the upload's bytes one readable object at the data key (no more appends)."""
         if state.sealed:
             return
@@ -380,7 +327,9 @@ class S3Driver:
             # Multipart uploads are created before the digest is known, at the data key;
             # the copy to the blob's key is server-side.
             await self._seal(upload_id, state)
-            await self._copy(self._upload_key(upload_id, "data"), target, size)
+            await copy(
+                self._client, self._bucket, self._upload_key(upload_id, "data"), target, size
+            )
         await self._remove_upload(upload_id, state)
 
     async def cancel_upload(self, upload_id: str) -> None:
@@ -388,10 +337,10 @@ class S3Driver:
             state = await self._load(upload_id)
         except BlobUploadUnknown:
             # No state, yet a removal cut short may have left the buffer or the data.
-            state = _State()
+            state = UploadState()
         await self._remove_upload(upload_id, state)
 
-    async def _remove_upload(self, upload_id: str, state: _State) -> None:
+    async def _remove_upload(self, upload_id: str, state: UploadState) -> None:
         if state.multipart is not None and not state.sealed:
             try:
                 await self._client.abort_multipart_upload(
@@ -400,7 +349,7 @@ class S3Driver:
                     UploadId=state.multipart,
                 )
             except ClientError as exc:
-                if not _missing(exc):
+                if not is_missing(exc):
                     raise
         await self._client.delete_objects(
             Bucket=self._bucket,

@@ -6,23 +6,21 @@ Works directly on the configured database, with the server up or down, and never
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
-from tagtrail.auth.model import ROLES
+from tagtrail.accounts import ROLES
 from tagtrail.cli.common import storage_options
+from tagtrail.times import parse_duration
 
-_DURATION_RE = re.compile(r"([0-9]+)([smhdw])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _VISIBILITY = "private, public, or public-tags=TAG[,TAG...] (globs: only those tags are public)"
 
 
-def parse_duration(raw: str) -> int:
+def duration_seconds(raw: str) -> int:
     """Seconds in a duration such as ``720h``, ``30d`` or ``1h30m``."""
-    parts = _DURATION_RE.findall(raw)
-    if not parts or "".join(n + u for n, u in parts) != raw:
-        raise argparse.ArgumentTypeError(f"not a duration: {raw!r} (e.g. 720h, 30d, 1h30m)")
-    return sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
+    try:
+        return int(parse_duration(raw).total_seconds())
+    except (ValueError, OverflowError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def register(commands: Any) -> None:
@@ -57,8 +55,15 @@ def register(commands: Any) -> None:
     repo.add_argument("name", help="the repository, e.g. acme/app")
     repo.add_argument("visibility", help=_VISIBILITY)
     _tokens(group("token", "pull tokens (robot credentials of one organisation)"), command)
-    keyring = group("key", "token signing keys")
-    command(keyring, "key", "rotate", "make a new signing key; the old one keeps verifying")
+    keyring = group("key", "token signing keys and the web UI's session keys")
+    rotate = command(
+        keyring, "key", "rotate", "make a new signing key; the old one keeps verifying"
+    )
+    rotate.add_argument(
+        "--sessions",
+        action="store_true",
+        help="the web UI's session key instead: signed-in sessions stay valid",
+    )
 
 
 def _users(users: Any, command: Any) -> None:
@@ -129,7 +134,7 @@ def _tokens(tokens: Any, command: Any) -> None:
     create.add_argument("--pull", action="store_true", help="pull (always granted)")
     create.add_argument("--push", action="store_true", help="push as well")
     create.add_argument(
-        "--ttl", type=parse_duration, help="lifetime, e.g. 720h, 30d, 1h30m (default: no expiry)"
+        "--ttl", type=duration_seconds, help="lifetime, e.g. 720h, 30d, 1h30m (default: no expiry)"
     )
     create.add_argument("--description", default="", help="a note shown by `token list`")
     command(tokens, "token", "list", "list pull tokens").add_argument(

@@ -8,17 +8,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import cast
 
+from tagtrail.accounts import PullTokenRecord, Role, Visibility
 from tagtrail.auth import keys
-from tagtrail.auth.model import PullTokenRecord, Role, Visibility
 from tagtrail.auth.secrets import generate_password, hash_password, new_pull_token, secret_digest
 from tagtrail.cli.common import run_on_database, settings_from
+from tagtrail.clock import now_ms
 from tagtrail.config import Settings
 from tagtrail.errors import NotFound, RegistryError
-from tagtrail.meta.database import now_ms
 from tagtrail.meta.sql_accounts import SqlAccountStore
+from tagtrail.times import format_timestamp
 from tagtrail.types import parse_name
 
 Action = Callable[[argparse.Namespace, SqlAccountStore, Settings], Awaitable[int]]
@@ -165,6 +165,13 @@ async def token_revoke(args: argparse.Namespace, accounts: SqlAccountStore, _: S
 
 
 async def key_rotate(args: argparse.Namespace, _: SqlAccountStore, settings: Settings) -> int:
+    if args.sessions:
+        from tagtrail.ui import session  # the web stack, only for this command
+
+        count = session.rotate_keys(settings.keys_dir)
+        print(f"new UI session key; {count} in {settings.keys_dir / session.KEY_FILE}")
+        print("restart the servers to sign with it; delete the older lines 12 hours later")
+        return 0
     if settings.token_key is not None:
         raise RegistryError("the signing key is set by token_key: rotate it there")
     kid = keys.rotate(settings.keys_dir)
@@ -176,7 +183,7 @@ async def key_rotate(args: argparse.Namespace, _: SqlAccountStore, settings: Set
 def _when(ms: int | None) -> str:
     if ms is None:
         return "never"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_timestamp(ms, timespec="seconds")
 
 
 # ``admin KIND NAME`` runs ACTIONS["KIND_NAME"] (the parser sets ``action``).

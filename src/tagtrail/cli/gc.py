@@ -92,7 +92,7 @@ async def collect(
     progress: GcProgress | None = None,
 ) -> GcReport:
     from tagtrail.blobs.factory import open_driver
-    from tagtrail.meta.database import now_ms
+    from tagtrail.clock import now_ms
     from tagtrail.meta.garbage import GcPolicy
     from tagtrail.meta.sql_garbage import SqlGarbageStore
     from tagtrail.registry.gc import GarbageCollector

@@ -49,8 +49,13 @@ def register(commands: Any) -> None:
 
 
 def _export(settings: Settings) -> None:
-    """Workers are separate processes: hand them the resolved settings via the environment."""
-    exported = settings.model_dump(mode="json", exclude_none=True, exclude={"admin_password"})
+    """Workers are separate processes: hand them the resolved settings via the environment,
+    secrets as they are (the admin password is bootstrap's alone)."""
+    from tagtrail.config import REVEAL
+
+    exported = settings.model_dump(
+        mode="json", exclude_none=True, exclude={"admin_password"}, context=REVEAL
+    )
     for field, value in exported.items():
         text = value if isinstance(value, str) else json.dumps(value)
         os.environ[f"TAGTRAIL_{field.upper()}"] = text
@@ -114,6 +119,7 @@ def _prepare(settings: Settings) -> str | None:
     from tagtrail.meta.database import SchemaOutdated
     from tagtrail.meta.store_identity import IdentityMissing
     from tagtrail.registry.store_guard import StoreMismatch
+    from tagtrail.ui.session import KeyFileInvalid
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +133,7 @@ def _prepare(settings: Settings) -> str | None:
         reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
         where = make_url(settings.metadata_url).render_as_string(hide_password=True)
         return f"tagtrail: cannot use the database {where}: {reason}"
-    except (SchemaOutdated, IdentityMissing, StorageUnavailable, OSError) as exc:
+    except (SchemaOutdated, IdentityMissing, StorageUnavailable, KeyFileInvalid, OSError) as exc:
         return f"tagtrail: {exc}"
     except SQLAlchemyError as exc:  # the database failed after it was opened
         return f"tagtrail: the database failed: {str(exc).splitlines()[0]}"
@@ -141,10 +147,10 @@ class DatabaseUnavailable(Exception):
 
 async def bootstrap(settings: Settings) -> None:
     """Before the workers start: migrate, check the blob storage belongs to the database (or
-    mark it as the database's, the first time), create the signing key and, with auth and no
-    admin yet (the first start), the admin user. Runs once the address is bound, so that its
-    generated password, printed this once, is never printed by a start that then fails to
-    listen (and it is printed as soon as it is committed)."""
+    mark it as the database's, the first time), create the UI's session key, the signing key
+    and, with auth and no admin yet (the first start), the admin user. Runs once the address
+    is bound, so that its generated password, printed this once, is never printed by a start
+    that then fails to listen (and it is printed as soon as it is committed)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from tagtrail.auth.keys import KeyRing
@@ -152,7 +158,9 @@ async def bootstrap(settings: Settings) -> None:
     from tagtrail.cli.store_check import claim_storage
     from tagtrail.meta.database import Database
     from tagtrail.meta.sql_accounts import SqlAccountStore
+    from tagtrail.ui.session import load_keys
 
+    load_keys(settings.keys_dir)  # the UI's session keys (auth or not): a bad file stops us first
     try:
         database = await Database.open(settings.metadata_url, migrate=settings.migrate_on_start)
     except (OSError, SQLAlchemyError) as exc:
@@ -165,9 +173,10 @@ async def bootstrap(settings: Settings) -> None:
         KeyRing.load(settings.keys_dir, settings.token_key, tuple(settings.token_verify_keys))
         accounts = SqlAccountStore(database)
         if not any(user.is_admin for user in await accounts.list_users()):
-            password = settings.admin_password or generate_password()
+            given = settings.admin_password
+            password = given.get_secret_value() if given else generate_password()
             await accounts.add_user("admin", hash_password(password), is_admin=True)
-            if settings.admin_password:
+            if given:
                 print(
                     "created user admin with the password from TAGTRAIL_ADMIN_PASSWORD", flush=True
                 )

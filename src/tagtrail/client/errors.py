@@ -11,9 +11,17 @@
     ├── NoHistoryApi          the registry serves no tag history API
     ├── NotAtTime             the tag pointed nowhere at the requested moment
     └── UnexpectedResponse    any other answer the command cannot use
+
+``error_summary`` and ``error_codes`` read what a registry's OCI error body says, for those
+messages.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class ClientError(Exception):
@@ -50,3 +58,22 @@ class NotAtTime(ClientError):
 
 class UnexpectedResponse(ClientError):
     pass
+
+
+def error_summary(response: httpx.Response) -> str:
+    """``404 Not Found: MANIFEST_UNKNOWN: manifest unknown`` from an OCI error body."""
+    text = f"{response.status_code} {response.reason_phrase}".strip()
+    try:
+        body: Any = response.json()
+        first = body["errors"][0]
+        return f"{text}: {first['code']}: {first['message']}"
+    except (ValueError, KeyError, IndexError, TypeError):
+        return text
+
+
+def error_codes(response: httpx.Response) -> list[str]:
+    try:
+        body: Any = response.json()
+        return [str(error["code"]) for error in body["errors"]]
+    except (ValueError, KeyError, TypeError):
+        return []

@@ -17,14 +17,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tagtrail.client.history import HistoryRecord, TagHistory
+from tagtrail.client.history import HistoryEntry, TagHistory
 from tagtrail.client.manifests import PlatformEntry
 
 FORMATS = ("table", "json", "yaml", "csv")
 Platforms = Mapping[str, Sequence[PlatformEntry]]
 
 
-def _documents(records: Sequence[HistoryRecord], platforms: Platforms | None) -> list[Any]:
+def _documents(records: Sequence[HistoryEntry], platforms: Platforms | None) -> list[Any]:
     documents: list[Any] = []
     for record in records:
         document: dict[str, Any] = {
@@ -41,35 +41,15 @@ def _documents(records: Sequence[HistoryRecord], platforms: Platforms | None) ->
     return documents
 
 
-def _yaml_scalar(value: Any) -> str:
-    # A JSON string is a valid YAML double-quoted scalar; ints are plain.
-    return str(value) if isinstance(value, int) else json.dumps(value)
-
-
 def _yaml(documents: list[Any]) -> str:
-    if not documents:
-        return "[]\n"
-    lines: list[str] = []
-    for document in documents:
-        prefix = "- "
-        for key, value in document.items():
-            if isinstance(value, list):
-                if not value:
-                    lines.append(f"{prefix}{key}: []")
-                else:
-                    lines.append(f"{prefix}{key}:")
-                    for item in value:
-                        inner = "    - "
-                        for item_key, item_value in item.items():
-                            lines.append(f"{inner}{item_key}: {_yaml_scalar(item_value)}")
-                            inner = "      "
-            else:
-                lines.append(f"{prefix}{key}: {_yaml_scalar(value)}")
-            prefix = "  "
-    return "\n".join(lines) + "\n"
+    # Imported here: only -o yaml pays for loading PyYAML, not every history command.
+    import yaml
+
+    text: str = yaml.safe_dump(documents, sort_keys=False, allow_unicode=True)
+    return text
 
 
-def _csv(records: Sequence[HistoryRecord], platforms: Platforms | None) -> str:
+def _csv(records: Sequence[HistoryEntry], platforms: Platforms | None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     if platforms is None:
@@ -95,7 +75,7 @@ def _csv(records: Sequence[HistoryRecord], platforms: Platforms | None) -> str:
     return out.getvalue()
 
 
-def _table(records: Sequence[HistoryRecord], platforms: Platforms | None) -> str:
+def _table(records: Sequence[HistoryEntry], platforms: Platforms | None) -> str:
     if not records:
         return "no history records\n"
     width = max(len("UPDATED"), *(len(record.timestamp) for record in records))
@@ -115,9 +95,7 @@ def _table(records: Sequence[HistoryRecord], platforms: Platforms | None) -> str
     return "\n".join(lines) + "\n"
 
 
-def render(
-    records: Sequence[HistoryRecord], output: str, platforms: Platforms | None = None
-) -> str:
+def render(records: Sequence[HistoryEntry], output: str, platforms: Platforms | None = None) -> str:
     """``records`` in ``output`` format, in the order given."""
     if output == "json":
         return json.dumps(_documents(records, platforms), indent=2) + "\n"

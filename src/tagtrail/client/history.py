@@ -19,11 +19,9 @@ from some); only that makes the client fall back.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, get_args
-from urllib.parse import urljoin
 
 import httpx
 
@@ -33,17 +31,16 @@ from tagtrail.client.errors import (
     NotAtTime,
     NotFoundError,
     UnexpectedResponse,
+    error_codes,
+    error_summary,
 )
 from tagtrail.client.manifests import resolve_tag
-from tagtrail.client.session import RegistrySession, error_codes, error_summary, pull_scope
-from tagtrail.client.times import format_millis, format_moment, millis
+from tagtrail.client.session import RegistrySession, pull_scope
+from tagtrail.times import format_moment, format_timestamp, moment_of_millis, to_millis
 
 PAGE_CAP = 1000
 OCI_TIMESTAMP = "org.opencontainers.distribution.tag.timestamp"
 OCI_EVENT = "org.opencontainers.distribution.tag.event"
-_LINK_RE = re.compile(r"<([^>]*)>([^,<]*)")
-_REL_NEXT_RE = re.compile(r';\s*rel\s*=\s*"?(?:[^";]*\s)?next(?:\s[^";]*)?"?', re.IGNORECASE)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 Event = Literal["created", "deleted"]
@@ -52,9 +49,10 @@ _NOT_SERVED = frozenset({404, 405, 501})
 
 
 @dataclass(frozen=True, slots=True)
-class HistoryRecord:
+class HistoryEntry:
     """One move of a tag ("created") or its deletion ("deleted", ``digest`` then what it
-    pointed to just before), its timestamp as the registry wrote it."""
+    pointed to just before), its timestamp as the registry wrote it. (The server's own record,
+    with epoch milliseconds, is ``tagtrail.types.HistoryRecord``.)"""
 
     timestamp: str
     digest: str
@@ -66,7 +64,7 @@ class TagHistory:
     """A tag's records (oldest first) and its state now: ``current`` is the digest it points
     to, None when it is deleted; ``deleted_at`` says since when, where the API tells."""
 
-    records: list[HistoryRecord]
+    records: list[HistoryEntry]
     source: Source
     current: str | None
     deleted_at: str | None = None
@@ -98,19 +96,13 @@ def oci_history_path(repository: str, tag: str) -> str:
     return f"/v2/{repository}/_oci/tag-history/{tag}"
 
 
-def moment_of_millis(timestamp_ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=timestamp_ms)
-
-
-def next_link(response: httpx.Response) -> str | None:
-    """The absolute URL of the ``rel="next"`` target of the Link header, or None."""
-    header: str | None = response.headers.get("link")
-    if not header:
-        return None
-    for match in _LINK_RE.finditer(header):
-        target: str = match.group(1).strip()
-        if _REL_NEXT_RE.search(match.group(2)):
-            return urljoin(str(response.url), target)
+def next_page_url(response: httpx.Response) -> str | None:
+    """The absolute URL of the ``Link`` header's ``rel="next"`` target, or None. A ``rel``
+    may list several relations (``rel="next last"``), in any case (RFC 8288)."""
+    for link in response.links.values():
+        relations = next((v for k, v in link.items() if k.lower() == "rel"), "")
+        if "next" in relations.lower().split():
+            return str(response.url.join(link["url"]))
     return None
 
 
@@ -133,11 +125,11 @@ def _missing(
     )
 
 
-def _records(session: RegistrySession, response: httpx.Response) -> list[HistoryRecord]:
+def _records(session: RegistrySession, response: httpx.Response) -> list[HistoryEntry]:
     try:
         body: Any = response.json()
         entries = body["history"]
-        return [HistoryRecord(str(e["updateTimestamp"]), str(e["digest"])) for e in entries]
+        return [HistoryEntry(str(e["updateTimestamp"]), str(e["digest"])) for e in entries]
     except (ValueError, KeyError, TypeError) as exc:
         raise UnexpectedResponse(
             f"{session.host} answered {response.url.path} with no tag history JSON"
@@ -152,7 +144,7 @@ def fetch_history(
     start: datetime | None = None,
     end: datetime | None = None,
     page_cap: int = PAGE_CAP,
-) -> list[HistoryRecord]:
+) -> list[HistoryEntry]:
     """Every record of ``tag`` between ``start`` and ``end`` (inclusive), oldest first."""
     path = history_path(repository, tag)
     bounds: dict[str, str] = {}
@@ -162,8 +154,8 @@ def fetch_history(
         bounds["end"] = format_moment(end)
     target: str = path
     query: dict[str, str] | None = bounds
-    records: list[HistoryRecord] = []
-    seen_at_boundary: set[HistoryRecord] = set()
+    records: list[HistoryEntry] = []
+    seen_at_boundary: set[HistoryEntry] = set()
     while True:
         response = session.request("GET", target, scope=pull_scope(repository), params=query)
         if response.status_code == 404:
@@ -175,7 +167,7 @@ def fetch_history(
         page = _records(session, response)
         fresh = [record for record in page if record not in seen_at_boundary]
         records.extend(fresh)
-        link = next_link(response)
+        link = next_page_url(response)
         if link is not None:
             if not fresh:
                 raise UnexpectedResponse(
@@ -201,7 +193,7 @@ def oci_served(response: httpx.Response) -> bool:
     return response.status_code not in _NOT_SERVED and "UNSUPPORTED" not in error_codes(response)
 
 
-def _oci_records(session: RegistrySession, response: httpx.Response) -> list[HistoryRecord]:
+def _oci_records(session: RegistrySession, response: httpx.Response) -> list[HistoryEntry]:
     events = get_args(Event)
     try:
         body: Any = response.json()
@@ -211,9 +203,7 @@ def _oci_records(session: RegistrySession, response: httpx.Response) -> list[His
             event = annotations[OCI_EVENT]
             if event not in events:
                 raise ValueError(event)
-            found.append(
-                HistoryRecord(str(annotations[OCI_TIMESTAMP]), str(entry["digest"]), event)
-            )
+            found.append(HistoryEntry(str(annotations[OCI_TIMESTAMP]), str(entry["digest"]), event))
         return found
     except (ValueError, KeyError, TypeError) as exc:
         raise UnexpectedResponse(
@@ -223,7 +213,7 @@ def _oci_records(session: RegistrySession, response: httpx.Response) -> list[His
 
 def _oci_get(
     session: RegistrySession, repository: str, target: str, query: dict[str, str] | None
-) -> tuple[list[HistoryRecord], httpx.Response] | None:
+) -> tuple[list[HistoryEntry], httpx.Response] | None:
     """One page of the extension, newest first; None when the registry does not serve it."""
     response = session.request("GET", target, scope=pull_scope(repository), params=query)
     if not oci_served(response):
@@ -237,7 +227,7 @@ def _oci_get(
 
 def _oci_newest(
     session: RegistrySession, repository: str, tag: str, before: str | None = None
-) -> list[HistoryRecord] | None:
+) -> list[HistoryEntry] | None:
     """The newest entry (before ``before``), as a list of at most one; None without the
     extension."""
     query = {"n": "1"} if before is None else {"before": before, "n": "1"}
@@ -252,19 +242,19 @@ def fetch_events(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> list[HistoryRecord] | None:
+) -> list[HistoryEntry] | None:
     """Every assignment and deletion of ``tag`` between ``start`` and ``end`` (inclusive, to
     the millisecond), newest first, following ``Link``; None without the extension."""
     bounds: dict[str, str] = {}
     if start is not None:
         # The bounds are strict: since the millisecond before the first one wanted.
-        first = millis(start) + (1 if start.microsecond % 1000 else 0)
-        bounds["since"] = format_millis(first - 1)
+        first = to_millis(start, round_up=True)
+        bounds["since"] = format_timestamp(first - 1)
     if end is not None:
-        bounds["before"] = format_millis(millis(end) + 1)
+        bounds["before"] = format_timestamp(to_millis(end) + 1)
     target = oci_history_path(repository, tag)
     query: dict[str, str] | None = bounds
-    records: list[HistoryRecord] = []
+    records: list[HistoryEntry] = []
     followed: set[str] = set()
     while True:
         page = _oci_get(session, repository, target, query)
@@ -274,7 +264,7 @@ def fetch_events(
             return None
         entries, response = page
         records.extend(entries)
-        link = next_link(response)
+        link = next_page_url(response)
         if link is None:
             return records
         if link in followed or not entries:
@@ -334,7 +324,7 @@ def _oci_point(
     session: RegistrySession, repository: str, tag: str, at: datetime
 ) -> PointInTime | None:
     """The newest OCI tag-history entry at or before ``at``; None without the extension."""
-    newest = _oci_newest(session, repository, tag, before=format_millis(millis(at) + 1))
+    newest = _oci_newest(session, repository, tag, before=format_timestamp(to_millis(at) + 1))
     if newest is None:
         return None
     if not newest:
@@ -351,7 +341,7 @@ def digest_at(session: RegistrySession, repository: str, tag: str, at: datetime)
     if found is not None:
         return found
     try:
-        records = fetch_history(session, repository, tag, end=moment_of_millis(millis(at)))
+        records = fetch_history(session, repository, tag, end=moment_of_millis(to_millis(at)))
     except NoHistoryApi as exc:
         raise NoHistoryApi(
             f"{session.host} serves no tag history API (neither _oci/tag-history nor "

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tagtrail.client.errors import NotFoundError, UnexpectedResponse
-from tagtrail.client.session import RegistrySession, error_summary, pull_scope, push_scope
+from tagtrail.client.errors import NotFoundError, UnexpectedResponse, error_summary
+from tagtrail.client.session import RegistrySession, pull_scope, push_scope
 from tagtrail.types import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,

@@ -19,11 +19,11 @@ from typing import Literal
 from tagtrail.client.errors import ClientError, NoHistoryApi, NotAtTime, NotFoundError
 from tagtrail.client.history import digest_at, fallback_note, required_digest
 from tagtrail.client.manifests import resolve_tag
-from tagtrail.client.reference import Reference, parse_reference
+from tagtrail.client.reference import ImageReference, parse_reference
 from tagtrail.client.rewrite import Site, SourceFile
 from tagtrail.client.sessions import SessionPool
 
-Resolver = Callable[[Reference], str]
+Resolver = Callable[[ImageReference], str]
 # Failures that concern one reference; any other ClientError aborts the command.
 PER_REFERENCE = (NotFoundError, NotAtTime, NoHistoryApi)
 
@@ -57,7 +57,7 @@ class Plan:
     references: int = 0  # image references looked at (variables and templates not counted)
 
 
-def pinned_text(text: str, reference: Reference, digest: str) -> str:
+def pinned_text(text: str, reference: ImageReference, digest: str) -> str:
     """``text`` (a reference as written) pinned to ``digest``, its tag kept or made explicit."""
     base = text.partition("@")[0]
     if reference.tag is None:
@@ -134,7 +134,7 @@ class TagResolver:
         self.notes: list[str] = []
         self._done: dict[tuple[str, str | None, str, str], str | ClientError] = {}
 
-    def __call__(self, reference: Reference) -> str:
+    def __call__(self, reference: ImageReference) -> str:
         tag = reference.tag_or_latest
         key = (reference.registry, reference.scheme, reference.repository, tag)
         if key not in self._done:
@@ -147,7 +147,7 @@ class TagResolver:
             raise found
         return found
 
-    def _resolve(self, reference: Reference, tag: str) -> str:
+    def _resolve(self, reference: ImageReference, tag: str) -> str:
         session = self.pool.session(reference)
         what = str(reference.with_tag(tag))
         if self.at is None:

@@ -23,8 +23,9 @@ _SCHEMES = ("http://", "https://")
 
 
 @dataclass(frozen=True, slots=True)
-class Reference:
-    """A parsed reference. ``registry`` is the host as written (``docker.io`` by default)."""
+class ImageReference:
+    """A parsed image reference. ``registry`` is the host as written (``docker.io`` by
+    default). (The tag-or-digest in a manifest URL is ``tagtrail.registry.manifests.Reference``.)"""
 
     registry: str
     repository: str
@@ -41,8 +42,8 @@ class Reference:
         """``host/name``: what ``auth token`` and error messages name."""
         return f"{self.registry}/{self.repository}"
 
-    def with_tag(self, tag: str) -> Reference:
-        return Reference(self.registry, self.repository, tag, None, self.scheme)
+    def with_tag(self, tag: str) -> ImageReference:
+        return ImageReference(self.registry, self.repository, tag, None, self.scheme)
 
     def __str__(self) -> str:
         text = self.repository_ref
@@ -57,7 +58,7 @@ def _is_host(component: str) -> bool:
     return "." in component or ":" in component or component == "localhost"
 
 
-def parse_reference(text: str, *, require_tag: bool = False) -> Reference:
+def parse_reference(text: str, *, require_tag: bool = False) -> ImageReference:
     """Parse ``text``; raises UsageError naming what is wrong."""
     raw = text.strip()
     scheme: str | None = None
@@ -99,7 +100,7 @@ def parse_reference(text: str, *, require_tag: bool = False) -> Reference:
         ) from exc
     if require_tag and digest is not None and tag is None:
         raise UsageError(f"invalid reference {text!r}: it names a digest, this needs a tag")
-    return Reference(registry, repository, tag, digest, scheme)
+    return ImageReference(registry, repository, tag, digest, scheme)
 
 
 def is_loopback(registry: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from tagtrail.client.dockerconfig import Credentials, DockerConfig
-from tagtrail.client.reference import Reference, endpoint_for
+from tagtrail.client.reference import ImageReference, endpoint_for
 from tagtrail.client.session import RegistrySession
 
 
@@ -57,7 +57,7 @@ class SessionPool:
             )
         return self._sessions[key]
 
-    def session(self, reference: Reference) -> RegistrySession:
+    def session(self, reference: ImageReference) -> RegistrySession:
         return self.for_registry(reference.registry, reference.scheme)
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tagtrail.auth.model import (
+from tagtrail.accounts import (
     OrganisationRecord,
     PullTokenRecord,
     Role,

@@ -8,7 +8,7 @@ from sqlalchemy import Row, Select, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tagtrail.auth.model import (
+from tagtrail.accounts import (
     OrganisationRecord,
     PullTokenRecord,
     Role,
@@ -16,8 +16,9 @@ from tagtrail.auth.model import (
     Visibility,
     organisation_of,
 )
+from tagtrail.clock import now_ms
 from tagtrail.errors import Conflict, NotFound
-from tagtrail.meta.database import Database, now_ms
+from tagtrail.meta.database import Database
 from tagtrail.meta.schema import (
     memberships,
     organisations,

@@ -1,4 +1,10 @@
-"""The metadata-store protocol: everything the registry layer asks of a database.
+"""The metadata-store protocols: what the use cases ask of a database, one concept each.
+
+A use case takes only the protocols it uses (``Uploads`` takes uploads and blob links, the web
+UI's ``Browsing`` takes browsing, history, manifests and repositories). The SQL stores implement
+them one module a concept (``sql_repositories``, ``sql_uploads``, ``sql_manifests``,
+``sql_history``, ``sql_browsing``); ``MetadataStore`` is all of them, what ``sql`` opens and
+the wiring hands out. Accounts and gc have their own (``accounts``, ``garbage``).
 
 Implementations must make each method atomic. ``put_manifest`` and ``delete_*`` record tag
 history in the same transaction as the tag change itself, with per-tag timestamps that are
@@ -25,16 +31,14 @@ from tagtrail.types import (
 )
 
 
-class MetadataStore(Protocol):
-    async def close(self) -> None: ...
-    async def ping(self) -> None:
-        """Raise when the database does not answer (readiness)."""
-
-    # Repositories
+class RepositoryStore(Protocol):
     async def repository_exists(self, name: RepoName) -> bool: ...
     async def list_repositories(self, limit: int | None, after: str | None) -> list[str]: ...
 
-    # Blobs, as linked into repositories
+
+class BlobLinkStore(Protocol):
+    """Blobs as linked into repositories (the bytes are the blob driver's)."""
+
     async def blob_size(self, name: RepoName, digest: Digest) -> int | None:
         """Size of ``digest`` when it is linked into ``name``, else None."""
 
@@ -47,11 +51,11 @@ class MetadataStore(Protocol):
         ``refuse_referenced``; checked excluding concurrent manifest pushes into ``name``."""
 
     async def missing_blobs(self, name: RepoName, digests: Sequence[Digest]) -> list[Digest]: ...
-    async def missing_manifests(
-        self, name: RepoName, digests: Sequence[Digest]
-    ) -> list[Digest]: ...
 
-    # Upload sessions
+
+class UploadStore(Protocol):
+    """Upload sessions."""
+
     async def create_upload(
         self, name: RepoName, upload_id: str, *, limit: int | None = None, since_ms: int = 0
     ) -> UploadSession:
@@ -64,7 +68,10 @@ class MetadataStore(Protocol):
 
     async def delete_upload(self, upload_id: str) -> None: ...
 
-    # Manifests and tags
+
+class ManifestStore(Protocol):
+    """Manifests and the tags pointing at them (their moves recorded as history)."""
+
     async def put_manifest(
         self, name: RepoName, manifest: Manifest, tag: Tag | None, *, verify_refs: bool = False
     ) -> TagMove | None:
@@ -81,6 +88,9 @@ class MetadataStore(Protocol):
         """``put_manifest`` pointing every one of ``tags`` at it, in the same transaction:
         one move each (in the order of ``tags``, repeats once), all recorded or none."""
 
+    async def missing_manifests(
+        self, name: RepoName, digests: Sequence[Digest]
+    ) -> list[Digest]: ...
     async def get_manifest(self, name: RepoName, digest: Digest) -> StoredManifest | None: ...
     async def resolve_tag(self, name: RepoName, tag: Tag) -> StoredManifest | None: ...
     async def delete_tag(self, name: RepoName, tag: Tag) -> bool: ...
@@ -94,7 +104,10 @@ class MetadataStore(Protocol):
         self, name: RepoName, subject: Digest, artifact_type: str | None
     ) -> list[Referrer]: ...
 
-    # Tag history
+
+class HistoryStore(Protocol):
+    """Reading tag history (``ManifestStore`` writes it)."""
+
     async def tag_has_history(self, name: RepoName, tag: Tag) -> bool: ...
     async def history_tags(self, name: RepoName) -> list[str]:
         """Every tag that has (or had) history in ``name``."""
@@ -123,7 +136,10 @@ class MetadataStore(Protocol):
         of one digest.
         """
 
-    # Browsing (the web UI)
+
+class BrowsingStore(Protocol):
+    """Overviews for the web UI."""
+
     async def repository_summaries(self, names: Sequence[str]) -> list[RepositorySummary]:
         """Tag count and latest tag update of each of ``names`` that exists, by name."""
 
@@ -134,3 +150,19 @@ class MetadataStore(Protocol):
 
     async def tags_naming(self, name: RepoName, digest: Digest) -> list[str]:
         """Every tag whose history names ``digest`` (it points or pointed there), by name."""
+
+
+class MetadataStore(
+    RepositoryStore,
+    BlobLinkStore,
+    UploadStore,
+    ManifestStore,
+    HistoryStore,
+    BrowsingStore,
+    Protocol,
+):
+    """Every store above on one database: what the wiring opens and hands out."""
+
+    async def close(self) -> None: ...
+    async def ping(self) -> None:
+        """Raise when the database does not answer (readiness)."""

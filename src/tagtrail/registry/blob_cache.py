@@ -8,7 +8,7 @@ before it looks here, so an unlinked or collected blob stops being served at onc
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from cachetools import LRUCache
 
 from tagtrail.types import Digest
 
@@ -23,28 +23,19 @@ class BlobCache:
     def __init__(self, capacity: int, largest: int = LARGEST_CACHED) -> None:
         self.capacity = capacity
         self.largest = min(largest, capacity)
-        self._entries: OrderedDict[Digest, bytes] = OrderedDict()
-        self._held = 0
+        self._entries: LRUCache[Digest, bytes] = LRUCache(maxsize=capacity, getsizeof=len)
 
     def admits(self, size: int) -> bool:
         return self.capacity > 0 and size <= self.largest
 
     def get(self, digest: Digest) -> bytes | None:
-        content = self._entries.get(digest)
-        if content is not None:
-            self._entries.move_to_end(digest)
-        return content
+        return self._entries.get(digest)
 
     def put(self, digest: Digest, content: bytes) -> None:
-        if not self.admits(len(content)) or digest in self._entries:
-            return
-        self._entries[digest] = content
-        self._held += len(content)
-        while self._held > self.capacity:
-            _, dropped = self._entries.popitem(last=False)
-            self._held -= len(dropped)
+        if self.admits(len(content)) and digest not in self._entries:
+            self._entries[digest] = content  # drops the least recently used to make room
 
     @property
     def held(self) -> int:
         """Bytes held now."""
-        return self._held
+        return int(self._entries.currsize)

@@ -1,51 +1,101 @@
-"""Blob reads and deletes, scoped to the repositories a blob was pushed or mounted into."""
+"""Blob reads and deletes, scoped to the repositories a blob was pushed or mounted into.
+
+A read answers with how to send the blob, in this layer's own terms (``BlobDelivery``): the
+HTTP layer sends what it is told and never sees a blob driver.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from tagtrail.blobs.driver import BlobDriver, BlobSource, InMemory, LocalFile, Stream
+from tagtrail.blobs.driver import BlobDriver, LocalFile, Redirect, Stream
 from tagtrail.errors import BlobUnknown
-from tagtrail.meta.store import MetadataStore
+from tagtrail.meta.store import BlobLinkStore
 from tagtrail.registry.blob_cache import BlobCache
 from tagtrail.types import Digest, RepoName
+
+
+@dataclass(frozen=True, slots=True)
+class SendBytes:
+    """The blob's bytes, held in this process (small blobs, registry/blob_cache.py)."""
+
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SendFile:
+    """A file on this machine: the server sends it itself (zero-copy)."""
+
+    path: Path
+    stat: os.stat_result
+
+    @property
+    def size(self) -> int:
+        return self.stat.st_size
+
+
+@dataclass(frozen=True, slots=True)
+class SendRedirect:
+    """The blob is served elsewhere (a presigned object-storage URL): the client goes there."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendStream:
+    """Bytes streamed through this process: ``open(first, last)`` yields that inclusive range."""
+
+    size: int
+    open: Callable[[int, int], AsyncIterator[bytes]]
+
+
+BlobDelivery = SendBytes | SendFile | SendRedirect | SendStream
 
 
 class Blobs:
     def __init__(
         self,
-        meta: MetadataStore,
+        links: BlobLinkStore,
         driver: BlobDriver,
         cache: BlobCache | None = None,
     ) -> None:
-        self._meta = meta
+        self._links = links
         self._driver = driver
         self._cache = cache if cache is not None else BlobCache(0)  # 0: holds nothing
 
-    async def open(self, name: RepoName, digest: Digest) -> tuple[int, BlobSource]:
-        """Size and source of a blob linked into ``name``; BlobUnknown otherwise. Small blobs
-        come from memory once read (InMemory); the link is checked first either way."""
-        size = await self._meta.blob_size(name, digest)
+    async def open(self, name: RepoName, digest: Digest) -> tuple[int, BlobDelivery]:
+        """Size of a blob linked into ``name`` and how to send it; BlobUnknown otherwise.
+        Small blobs come from memory once read (SendBytes); the link is checked first either
+        way."""
+        size = await self._links.blob_size(name, digest)
         if size is None:
             raise BlobUnknown(detail={"digest": str(digest)})
         cached = self._cache.get(digest)
         if cached is not None:
-            return size, InMemory(cached)
+            return size, SendBytes(cached)
         source = await self._driver.source(digest)
         if source is None:
             raise BlobUnknown(detail={"digest": str(digest)})
-        if self._cache.admits(size) and isinstance(source, LocalFile | Stream):
+        if isinstance(source, Redirect):
+            return size, SendRedirect(source.url)
+        if self._cache.admits(size):
             content = await _read_whole(source, size)
             if len(content) == size:  # else the store changed under us: serve it as it is
                 self._cache.put(digest, content)
-                return size, InMemory(content)
-        return size, source
+                return size, SendBytes(content)
+        if isinstance(source, LocalFile):
+            return size, SendFile(source.path, source.stat)
+        return size, SendStream(source.size, source.open)
 
     async def delete(self, name: RepoName, digest: Digest) -> None:
         """Unlink the blob from ``name``; the bytes stay for other repositories (and GC).
         Refused (Unsupported) while a manifest of ``name`` references it: its pulls would
         fail, and whatever history names that manifest would name something unpullable."""
-        if not await self._meta.unlink_blob(name, digest):
+        if not await self._links.unlink_blob(name, digest):
             raise BlobUnknown(detail={"digest": str(digest)})
 
 

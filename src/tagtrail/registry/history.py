@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tagtrail.errors import NameUnknown, PaginationNumberInvalid, TagUnknown
-from tagtrail.meta.store import MetadataStore
+from tagtrail.meta.store import HistoryStore, RepositoryStore
 from tagtrail.types import Digest, HistoryRecord, RepoName, Tag
 
 # The Tag History API returns at most this many records per response.
@@ -21,8 +21,9 @@ class HistoryPage:
 
 
 class History:
-    def __init__(self, meta: MetadataStore) -> None:
-        self._meta = meta
+    def __init__(self, history: HistoryStore, repositories: RepositoryStore) -> None:
+        self._history = history
+        self._repositories = repositories
 
     async def moves(
         self, name: RepoName, tag: Tag, start_ms: int | None, end_ms: int | None
@@ -32,11 +33,11 @@ class History:
         The caller checks that start is not after end at the precision it was given: bounds
         rounded to milliseconds may cross inside one millisecond, which is an empty window.
         """
-        if not await self._meta.tag_has_history(name, tag):
-            if not await self._meta.repository_exists(name):
+        if not await self._history.tag_has_history(name, tag):
+            if not await self._repositories.repository_exists(name):
                 raise NameUnknown(detail={"name": name})
             raise TagUnknown(detail={"tag": tag})
-        records = await self._meta.history(
+        records = await self._history.history(
             name, tag, start_ms=start_ms, end_ms=end_ms, limit=PAGE_LIMIT + 1, event="created"
         )
         if len(records) > PAGE_LIMIT:
@@ -62,7 +63,7 @@ class History:
         page = PAGE_LIMIT if limit is None else min(limit, PAGE_LIMIT)
         if page == 0:
             return HistoryPage([], None)
-        records = await self._meta.history(
+        records = await self._history.history(
             name,
             tag,
             start_ms=None if since_ms is None else since_ms + 1,

@@ -13,7 +13,7 @@ from tagtrail.errors import (
     NameUnknown,
     TagInvalid,
 )
-from tagtrail.meta.store import MetadataStore
+from tagtrail.meta.store import BlobLinkStore, ManifestStore, RepositoryStore
 from tagtrail.registry.parsing import parse_manifest
 from tagtrail.types import (
     Digest,
@@ -63,9 +63,17 @@ class PutResult:
 
 class Manifests:
     def __init__(
-        self, meta: MetadataStore, protect_history: bool, allow_foreign: bool = True
+        self,
+        manifests: ManifestStore,
+        links: BlobLinkStore,
+        repositories: RepositoryStore,
+        *,
+        protect_history: bool,
+        allow_foreign: bool = True,
     ) -> None:
-        self._meta = meta
+        self._manifests = manifests
+        self._links = links
+        self._repositories = repositories
         self._protect_history = protect_history
         self._allow_foreign = allow_foreign
 
@@ -99,49 +107,49 @@ class Manifests:
             )
         foreign = set(manifest.foreign_refs)
         required = [d for d in manifest.blob_refs if d not in foreign]
-        missing = await self._meta.missing_blobs(name, required)
+        missing = await self._links.missing_blobs(name, required)
         if missing:
             raise ManifestBlobUnknown(detail={"digests": [str(d) for d in missing]})
-        missing = await self._meta.missing_manifests(name, manifest.manifest_refs)
+        missing = await self._manifests.missing_manifests(name, manifest.manifest_refs)
         if missing:
             raise ManifestInvalid(
                 "manifest references manifests unknown to this repository",
                 detail={"digests": [str(d) for d in missing]},
             )
         wanted = [reference.tag] if reference.tag is not None else list(tags)
-        moves = await self._meta.put_manifest_tags(name, manifest, wanted, verify_refs=True)
+        moves = await self._manifests.put_manifest_tags(name, manifest, wanted, verify_refs=True)
         return PutResult(manifest, tuple(moves))
 
     async def get(self, name: RepoName, reference: Reference) -> StoredManifest:
         if reference.digest is not None:
-            found = await self._meta.get_manifest(name, reference.digest)
+            found = await self._manifests.get_manifest(name, reference.digest)
         else:
             assert reference.tag is not None
-            found = await self._meta.resolve_tag(name, reference.tag)
+            found = await self._manifests.resolve_tag(name, reference.tag)
         if found is None:
             raise ManifestUnknown(detail={"reference": str(reference.digest or reference.tag)})
         return found
 
     async def delete(self, name: RepoName, reference: Reference) -> None:
         if reference.tag is not None:
-            deleted = await self._meta.delete_tag(name, reference.tag)
+            deleted = await self._manifests.delete_tag(name, reference.tag)
         else:
             assert reference.digest is not None
-            deleted = await self._meta.delete_manifest(
+            deleted = await self._manifests.delete_manifest(
                 name, reference.digest, self._protect_history
             )
         if not deleted:
             raise ManifestUnknown(detail={"reference": str(reference.digest or reference.tag)})
 
     async def tags(self, name: RepoName, limit: int | None, after: str | None) -> list[str]:
-        if not await self._meta.repository_exists(name):
+        if not await self._repositories.repository_exists(name):
             raise NameUnknown(detail={"name": name})
-        return await self._meta.list_tags(name, limit, after)
+        return await self._manifests.list_tags(name, limit, after)
 
     async def referrers(
         self, name: RepoName, subject: Digest, artifact_type: str | None
     ) -> list[Referrer]:
-        return await self._meta.referrers(name, subject, artifact_type)
+        return await self._manifests.referrers(name, subject, artifact_type)
 
     async def repositories(self, limit: int | None, after: str | None) -> list[str]:
-        return await self._meta.list_repositories(limit, after)
+        return await self._repositories.list_repositories(limit, after)

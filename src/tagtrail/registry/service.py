@@ -1,8 +1,11 @@
-"""The registry: the use cases wired to one metadata store and one blob driver."""
+"""The registry: the use cases wired to one metadata store and one blob driver.
+
+The store and the driver stay inside: callers go through the use cases (the API and the web UI
+alike), and readiness through ``check``. Each use case gets only the store protocols it uses
+(``meta.store``), here all from the one ``MetadataStore``.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.blobs.factory import open_driver
@@ -10,23 +13,17 @@ from tagtrail.config import Settings
 from tagtrail.meta.store import MetadataStore
 from tagtrail.registry.blob_cache import BlobCache
 from tagtrail.registry.blobs import Blobs
+from tagtrail.registry.browsing import Browsing
 from tagtrail.registry.history import History
 from tagtrail.registry.manifests import Manifests
 from tagtrail.registry.uploads import UploadLimits, Uploads
 
 
-@dataclass(frozen=True, slots=True)
 class Registry:
-    meta: MetadataStore
-    driver: BlobDriver
-    uploads: Uploads
-    blobs: Blobs
-    manifests: Manifests
-    history: History
+    __slots__ = ("_driver", "_meta", "blobs", "browsing", "history", "manifests", "uploads")
 
-    @classmethod
-    def build(
-        cls,
+    def __init__(
+        self,
         meta: MetadataStore,
         driver: BlobDriver,
         *,
@@ -34,15 +31,20 @@ class Registry:
         limits: UploadLimits | None = None,
         blob_cache: BlobCache | None = None,
         allow_nondistributable: bool = True,
-    ) -> Registry:
-        return cls(
-            meta=meta,
-            driver=driver,
-            uploads=Uploads(meta, driver, limits),
-            blobs=Blobs(meta, driver, blob_cache),
-            manifests=Manifests(meta, protect_history, allow_nondistributable),
-            history=History(meta),
+    ) -> None:
+        self._meta = meta
+        self._driver = driver
+        self.uploads = Uploads(meta, meta, driver, limits)
+        self.blobs = Blobs(meta, driver, blob_cache)
+        self.manifests = Manifests(
+            meta,
+            meta,
+            meta,
+            protect_history=protect_history,
+            allow_foreign=allow_nondistributable,
         )
+        self.history = History(meta, meta)
+        self.browsing = Browsing(meta, meta, meta, meta)
 
     @classmethod
     async def open_on(cls, meta: MetadataStore, settings: Settings) -> Registry:
@@ -53,7 +55,7 @@ class Registry:
             per_repository=settings.max_uploads_per_repository,
             expiry_ms=settings.upload_expiry_seconds * 1000,
         )
-        return cls.build(
+        return cls(
             meta,
             driver,
             protect_history=settings.protect_history,
@@ -62,5 +64,17 @@ class Registry:
             allow_nondistributable=settings.allow_nondistributable_artifacts,
         )
 
+    async def check(self) -> dict[str, str | None]:
+        """Readiness of each part, "database" and "blobs": None when it answers, else the kind
+        of failure (the exception's class name)."""
+        status: dict[str, str | None] = {}
+        for part, ping in (("database", self._meta.ping), ("blobs", self._driver.ping)):
+            try:
+                await ping()
+                status[part] = None
+            except Exception as exc:  # any failure means "not ready", with its kind named
+                status[part] = type(exc).__name__
+        return status
+
     async def close(self) -> None:
-        await self.driver.close()
+        await self._driver.close()

@@ -7,11 +7,15 @@ import functools
 import hashlib
 import re
 import uuid
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
+
 from tagtrail.blobs.driver import BlobDriver
+from tagtrail.clock import Clock, now_ms
 from tagtrail.errors import (
     BlobTooLarge,
     BlobUploadInvalid,
@@ -19,12 +23,14 @@ from tagtrail.errors import (
     DigestInvalid,
     RangeNotSatisfiable,
 )
-from tagtrail.meta.database import now_ms
-from tagtrail.meta.store import MetadataStore
+from tagtrail.meta.store import BlobLinkStore, UploadStore
 from tagtrail.offload import Offload
 from tagtrail.types import Digest, RepoName, UploadSession
 
 _UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
+# Uploads whose running hashes a process keeps at most. Past it the least recently used go:
+# their completion reads the bytes back instead (a cache, see _Hashers).
+MAX_HASHED_UPLOADS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +83,17 @@ class _Hashers:
     """Running hashes of uploads in progress, so completion need not re-read the bytes.
 
     Purely a cache: when a session moved on elsewhere (another replica, a restart) the offset
-    no longer matches and the digest is computed from the stored bytes instead.
+    no longer matches and the digest is computed from the stored bytes instead. So it may
+    forget, and does: an upload abandoned by its client (never finished nor cancelled) is
+    dropped once its session would have expired (``ttl_ms`` after its last append; TTLCache
+    drops expired entries on the next write, or any count), and at most ``maxsize`` uploads are
+    held, the least recently used going first.
     """
 
-    def __init__(self) -> None:
-        self._states: dict[str, tuple[int, dict[str, Any]]] = {}
+    def __init__(self, ttl_ms: int, clock: Clock, maxsize: int = MAX_HASHED_UPLOADS) -> None:
+        self._states: TTLCache[str, tuple[int, dict[str, Any]]] = TTLCache(
+            maxsize, ttl_ms, timer=clock
+        )
 
     def get(self, upload_id: str, offset: int) -> dict[str, Any]:
         cached = self._states.get(upload_id)
@@ -102,33 +114,45 @@ class _Hashers:
 
 class Uploads:
     def __init__(
-        self, meta: MetadataStore, blobs: BlobDriver, limits: UploadLimits | None = None
+        self,
+        sessions: UploadStore,
+        links: BlobLinkStore,
+        blobs: BlobDriver,
+        limits: UploadLimits | None = None,
+        *,
+        clock: Clock = now_ms,
     ) -> None:
-        self._meta = meta
+        self._sessions = sessions
+        self._links = links
         self._blobs = blobs
         self._limits = limits or UploadLimits()
-        self._hashers = _Hashers()
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._clock = clock
+        self._hashers = _Hashers(self._limits.expiry_ms, clock)
+        # One lock per upload while a request holds or awaits it, and none after: an entry
+        # lives only as long as its lock is referenced (by the requests in ``_lock``), so ids
+        # that name nothing, sent by anyone, leave nothing behind.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def start(self, name: RepoName) -> UploadSession:
         upload_id = uuid.uuid4().hex
         limits = self._limits
         # The session first: a crash before its bytes exist leaves a row gc expires, never
         # bytes nothing names.
-        session = await self._meta.create_upload(
-            name, upload_id, limit=limits.per_repository, since_ms=now_ms() - limits.expiry_ms
+        session = await self._sessions.create_upload(
+            name, upload_id, limit=limits.per_repository, since_ms=self._clock() - limits.expiry_ms
         )
         try:
             await self._blobs.start_upload(upload_id)
         except BaseException:
-            await self._meta.delete_upload(upload_id)
+            await self._sessions.delete_upload(upload_id)
             raise
         return session
 
     async def status(self, name: RepoName, upload_id: str) -> UploadSession:
-        session = await self._meta.get_upload(name, parse_upload_id(upload_id))
-        if session is None or session.started_ms < now_ms() - self._limits.expiry_ms:
+        session = await self._sessions.get_upload(name, parse_upload_id(upload_id))
+        if session is None or session.started_ms < self._clock() - self._limits.expiry_ms:
             # An expired session is gone for the client; gc removes what is left of it.
+            self._hashers.drop(upload_id)
             raise BlobUploadUnknown(detail={"upload": upload_id})
         return session
 
@@ -167,19 +191,18 @@ class Uploads:
                     detail={"expected": str(digest), "actual": str(actual)},
                 )
             await self._blobs.commit_upload(upload_id, digest)
-            await self._meta.delete_upload(upload_id)
+            await self._sessions.delete_upload(upload_id)
             self._hashers.drop(upload_id)
             await self._link(name, digest, size)
-        self._locks.pop(upload_id, None)
         return Completed(digest, size)
 
     async def _link(self, name: RepoName, digest: Digest, size: int) -> None:
         """Link the blob, then check its bytes are still there: gc deletes the bytes of an
         unlinked digest under a lock that linking takes too, so after the link they stay, and
         a deletion that came between storing and linking shows here (the client retries)."""
-        await self._meta.link_blob(name, digest, size)
+        await self._links.link_blob(name, digest, size)
         if await self._blobs.size(digest) is None:
-            await self._meta.unlink_blob(name, digest, refuse_referenced=False)
+            await self._links.unlink_blob(name, digest, refuse_referenced=False)
             raise BlobUploadInvalid(
                 "the blob was garbage-collected while it was linked; push it again",
                 detail={"digest": str(digest)},
@@ -201,7 +224,7 @@ class Uploads:
 
     async def mount(self, name: RepoName, digest: Digest, source: RepoName) -> Completed | None:
         """Link a blob of ``source`` into ``name``; None when ``source`` does not have it."""
-        size = await self._meta.blob_size(source, digest)
+        size = await self._links.blob_size(source, digest)
         if size is None or await self._blobs.size(digest) is None:
             return None
         await self._link(name, digest, size)
@@ -219,13 +242,17 @@ class Uploads:
 
     async def _discard(self, upload_id: str) -> None:
         """Forget an upload session and its bytes; safe to repeat."""
-        await self._meta.delete_upload(upload_id)
+        await self._sessions.delete_upload(upload_id)
         await self._blobs.cancel_upload(upload_id)
         self._hashers.drop(upload_id)
-        self._locks.pop(upload_id, None)
 
     def _lock(self, upload_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(upload_id, asyncio.Lock())
+        """The lock of a well-formed upload id (BlobUploadUnknown otherwise), shared by every
+        request on the upload while any of them holds a reference to it."""
+        lock = self._locks.get(parse_upload_id(upload_id))
+        if lock is None:
+            lock = self._locks[upload_id] = asyncio.Lock()
+        return lock
 
     async def _write(
         self, session: UploadSession, body: AsyncIterable[bytes], expected: int | None = None
@@ -263,7 +290,7 @@ class Uploads:
             )
         if new_offset == session.offset:
             return new_offset
-        if not await self._meta.advance_upload(session.id, session.offset, new_offset):
+        if not await self._sessions.advance_upload(session.id, session.offset, new_offset):
             self._hashers.drop(session.id)
             raise RangeNotSatisfiable(
                 "upload was changed concurrently", detail={"upload": session.id}

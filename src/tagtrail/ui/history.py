@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tagtrail.meta.store import MetadataStore
-from tagtrail.types import HistoryRecord, RepoName, Tag, format_timestamp
+from tagtrail.registry.browsing import Browsing
+from tagtrail.times import format_timestamp
+from tagtrail.types import HistoryRecord, RepoName, Tag
 from tagtrail.ui import timeline
 from tagtrail.ui.sizes import Sizes
 
@@ -58,7 +59,7 @@ class Mark:
 
 
 async def history_rows(
-    meta: MetadataStore,
+    browsing: Browsing,
     name: RepoName,
     tag: Tag,
     records: list[HistoryRecord],
@@ -71,28 +72,16 @@ async def history_rows(
     the page, if any, and ``older_exist`` whether records older than the page exist."""
     if not records:
         return []
-    sizes = Sizes(meta, name)
+    sizes = Sizes(browsing, name)
     older: HistoryRecord | None = None
     if older_exist:
-        oldest = records[-1].timestamp_ms
-        found = await meta.history(
-            name, tag, start_ms=None, end_ms=oldest - 1, limit=1, newest_first=True
-        )
-        older = found[0] if found else None
+        older = await browsing.record_at(name, tag, records[-1].timestamp_ms - 1)
     first_pointed: dict[str, int] = {}
     for record in records:
         key = str(record.digest)
         if record.event == "created" and key not in first_pointed:
-            found = await meta.history(
-                name,
-                tag,
-                start_ms=None,
-                end_ms=None,
-                limit=1,
-                event="created",
-                digest=record.digest,
-            )
-            first_pointed[key] = found[0].timestamp_ms if found else record.timestamp_ms
+            first = await browsing.first_pointed_ms(name, tag, record.digest)
+            first_pointed[key] = first if first is not None else record.timestamp_ms
     rows = []
     for index, record in enumerate(records):
         later = records[index - 1] if index else newer

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tagtrail.types import INDEX_MANIFEST_TYPES, format_timestamp
+from tagtrail.times import format_timestamp
+from tagtrail.types import INDEX_MANIFEST_TYPES
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,30 +1,45 @@
 """Browser sessions: a signed cookie naming the principal, and a CSRF token for the forms.
 
-The cookie is ``base64url(json) "." base64url(HMAC-SHA256)`` under a key kept in the data
-directory next to the token keys (``keys/ui-session.key``, created on first use), so every worker
-of a server shares it. It holds the principal's subject (re-checked against the accounts on each
-request), a random CSRF token and an expiry; it is HttpOnly, SameSite=Lax, and Secure under TLS.
+The cookie is itsdangerous's URL-safe timed serialisation of ``{"sub", "csrf"}``: the
+principal's subject (re-checked against the accounts on each request) and a random CSRF token,
+HMAC-SHA256 signed, valid for 12 hours from signing. It is HttpOnly, SameSite=Lax, and Secure
+under TLS.
+
+The keys are in the data directory next to the token keys, in ``keys/ui-session.key``: one hex
+key per line (anything after the key on its line is a note), created on the first start and
+shared by every worker. The last line signs and every line verifies, so a rotation signs nobody
+out: ``tagtrail admin key rotate --sessions`` appends a key, the servers sign with it once
+restarted, and the line before it may be deleted a session lifetime (12 h) later. A worker reads
+the keys once, at startup (``open_codec``, from the lifespan), never on a request.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import asyncio
+import contextlib
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
 COOKIE = "tagtrail_session"
 KEY_FILE = "ui-session.key"
 LIFETIME_SECONDS = 12 * 3600
+MIN_KEY_BYTES = 16
+_SALT = "tagtrail.ui-session"
+
+
+class KeyFileInvalid(Exception):
+    """The key file holds a line that is no key, or no key at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,69 +58,113 @@ class Session:
         return bool(presented) and hmac.compare_digest(self.csrf, presented)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+class Codec:
+    """Signs sessions with the newest of ``keys`` and reads them under any of them.
+
+    ``clock`` (seconds) is when a cookie is signed and how old it is when read."""
+
+    def __init__(self, keys: Sequence[bytes], clock: Callable[[], float] = time.time) -> None:
+        if not keys:
+            raise ValueError("no session key")
+
+        class ClockSigner(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(clock())
+
+        # itsdangerous signs with the last key of the list and verifies with each.
+        self._serializer = URLSafeTimedSerializer(
+            list(keys),
+            salt=_SALT,
+            signer=ClockSigner,
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+
+    def encode(self, session: Session) -> str:
+        return self._serializer.dumps({"sub": session.subject, "csrf": session.csrf})
+
+    def decode(self, raw: str) -> Session | None:
+        """The session ``raw`` holds; None when forged, signed by an unknown key, or expired."""
+        try:
+            body, signed_at = self._serializer.loads(
+                raw, max_age=LIFETIME_SECONDS, return_timestamp=True
+            )
+        except BadSignature:  # expired, malformed and undecodable payloads included
+            return None
+        if not isinstance(body, dict):
+            return None
+        subject, csrf = body.get("sub"), body.get("csrf")
+        if not (subject is None or isinstance(subject, str)) or not isinstance(csrf, str):
+            return None
+        assert isinstance(signed_at, datetime)
+        return Session(subject, csrf, int(signed_at.timestamp()) + LIFETIME_SECONDS)
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def load_key(keys_dir: Path) -> bytes:
-    """The session key, created atomically (O_EXCL) when no worker has made it yet."""
+def load_keys(keys_dir: Path) -> list[bytes]:
+    """The keys, oldest first; the file is created with one new key when there is none."""
     path = keys_dir / KEY_FILE
     if not path.exists():
-        keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _write_new(path, _key_line(), replace_existing=False)
+    keys = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
-    for _ in range(50):  # another worker may be between create and write
-        text = path.read_text().strip()
-        if text:
-            return bytes.fromhex(text)
-        time.sleep(0.01)
-    raise RuntimeError(f"{path} is empty")
+            key = bytes.fromhex(words[0])
+        except ValueError:
+            key = b""
+        if len(key) < MIN_KEY_BYTES:
+            raise KeyFileInvalid(f"{path}:{number}: not a key of {MIN_KEY_BYTES} hex bytes or more")
+        keys.append(key)
+    if not keys:
+        raise KeyFileInvalid(f"{path}: no key")
+    return keys
 
 
-def _key(request: Request) -> bytes:
-    state = request.app.state
-    key: bytes | None = getattr(state, "ui_session_key", None)
-    if key is None:
-        key = load_key(state.settings.keys_dir)
-        state.ui_session_key = key
-    return key
+def rotate_keys(keys_dir: Path) -> int:
+    """Append a new signing key (the others keep verifying); returns how many keys there are."""
+    path = keys_dir / KEY_FILE
+    existing = path.read_text() if path.exists() else ""
+    if existing and not existing.endswith("\n"):
+        existing += "\n"
+    _write_new(path, existing + _key_line(), replace_existing=True)
+    return len(load_keys(keys_dir))
 
 
-def _sign(key: bytes, payload: str) -> str:
-    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+async def open_codec(keys_dir: Path) -> Codec:
+    """The codec of the keys in ``keys_dir``, read off the event loop."""
+    return Codec(await asyncio.to_thread(load_keys, keys_dir))
 
 
-def encode(key: bytes, session: Session) -> str:
-    body = {"sub": session.subject, "csrf": session.csrf, "exp": session.expires}
-    payload = _b64(json.dumps(body, separators=(",", ":")).encode())
-    return f"{payload}.{_sign(key, payload)}"
+def _key_line() -> str:
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{secrets.token_hex(32)}  created {created}\n"
 
 
-def decode(key: bytes, raw: str) -> Session | None:
-    payload, _, signature = raw.partition(".")
-    if not payload or not hmac.compare_digest(_sign(key, payload), signature):
-        return None
+def _write_new(path: Path, text: str, *, replace_existing: bool) -> None:
+    """Write ``text`` to ``path`` as a whole, readable by its owner only: to a new file first,
+    then linked into place (a concurrent first start's file wins, and no worker ever reads a
+    half-written one) or, for a rotation, renamed over the old one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        body = json.loads(_unb64(payload))
-    except (binascii.Error, ValueError):
-        return None
-    if not isinstance(body, dict):
-        return None
-    subject, csrf, expires = body.get("sub"), body.get("csrf"), body.get("exp")
-    if not (subject is None or isinstance(subject, str)):
-        return None
-    if not isinstance(csrf, str) or not isinstance(expires, int) or expires < time.time():
-        return None
-    return Session(subject, csrf, expires)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        if replace_existing:
+            os.replace(temporary, path)
+        else:
+            with contextlib.suppress(FileExistsError):  # another worker's file: theirs wins
+                os.link(temporary, path)  # never replaces
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _codec(request: Request) -> Codec:
+    codec: Codec = request.app.state.ui_sessions
+    return codec
 
 
 def current(request: Request) -> Session:
@@ -114,7 +173,7 @@ def current(request: Request) -> Session:
     if cached is not None:
         return cached
     raw = request.cookies.get(COOKIE)
-    found = decode(_key(request), raw) if raw else None
+    found = _codec(request).decode(raw) if raw else None
     session = found or Session.new()
     request.state.ui_session = session
     return session
@@ -130,7 +189,7 @@ def store(request: Request, response: Response, session: Session) -> None:
     """Set the cookie for ``session`` on ``response``."""
     response.set_cookie(
         COOKIE,
-        encode(_key(request), replace(session, fresh=False)),
+        _codec(request).encode(replace(session, fresh=False)),
         max_age=max(0, session.expires - int(time.time())),
         path="/",
         httponly=True,

@@ -10,7 +10,7 @@ shows them apart). None when a manifest, or a child of an index, is not stored h
 from __future__ import annotations
 
 from tagtrail.errors import InvalidInput
-from tagtrail.meta.store import MetadataStore
+from tagtrail.registry.browsing import Browsing
 from tagtrail.types import Digest, RepoName
 from tagtrail.ui.present import ManifestView, describe
 
@@ -21,8 +21,8 @@ MAX_DEPTH = 4
 class Sizes:
     """Sizes of the manifests of one repository, each manifest read once per page."""
 
-    def __init__(self, meta: MetadataStore, name: RepoName) -> None:
-        self._meta = meta
+    def __init__(self, browsing: Browsing, name: RepoName) -> None:
+        self._browsing = browsing
         self._name = name
         self._views: dict[str, ManifestView | None] = {}
 
@@ -40,7 +40,7 @@ class Sizes:
                 parsed = Digest.parse(digest)
             except InvalidInput:
                 return None
-            stored = await self._meta.get_manifest(self._name, parsed)
+            stored = await self._browsing.manifest(self._name, parsed)
             self._views[digest] = (
                 None if stored is None else describe(stored.media_type, stored.content)
             )

@@ -1,0 +1,121 @@
+"""Recording tag moves: the part of a manifest PUT (and of a tag or manifest delete) that history
+adds, in the caller's transaction.
+
+A tag's records have strictly increasing timestamps, even when two moves land in the same
+millisecond, so that history pages exactly. Every function here runs with the tag's lock held
+(``Database.lock(conn, "tag", repo_id, tag)``), which is what makes read-then-write safe.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tagtrail.meta.database import Database
+from tagtrail.meta.schema import manifests, tag_history, tags
+from tagtrail.types import Digest, HistoryEvent, Manifest, Tag, TagMove
+
+# Built once (hot path: every tagged manifest PUT), as the reads of sql_repositories are.
+_LAST_TIMESTAMP = select(func.max(tag_history.c.ts_ms)).where(
+    tag_history.c.repository_id == bindparam("repo"), tag_history.c.tag == bindparam("tag")
+)
+# Where the tag points now and its last record's timestamp, in one round trip.
+_TAG_STATE = select(
+    select(tags.c.digest)
+    .where(tags.c.repository_id == bindparam("repo"), tags.c.name == bindparam("tag"))
+    .scalar_subquery()
+    .label("digest"),
+    _LAST_TIMESTAMP.scalar_subquery().label("last"),
+)
+_TAG_INSERT = tags.insert().values(
+    repository_id=bindparam("repo"),
+    name=bindparam("tag"),
+    digest=bindparam("digest"),
+    updated_ms=bindparam("ts"),
+)
+_TAG_UPDATE = (
+    update(tags)
+    .where(tags.c.repository_id == bindparam("repo"), tags.c.name == bindparam("tag"))
+    .values(digest=bindparam("digest"), updated_ms=bindparam("ts"))
+)
+_RECORD = tag_history.insert().values(
+    repository_id=bindparam("repo"),
+    tag=bindparam("tag"),
+    ts_ms=bindparam("ts"),
+    digest=bindparam("digest"),
+    event=bindparam("event"),
+    media_type=bindparam("media_type"),
+    size=bindparam("size"),
+)
+
+
+async def point_tag(
+    db: Database, conn: AsyncConnection, repo_id: int, tag: Tag, manifest: Manifest
+) -> TagMove:
+    """Point ``tag`` at ``manifest`` (stored already), recording the move unless it points
+    there already. Takes the tag's lock."""
+    await db.lock(conn, "tag", repo_id, tag)
+    state = await db.first(conn, _TAG_STATE, {"repo": repo_id, "tag": tag})
+    current, last = state if state is not None else (None, None)
+    new_digest = str(manifest.digest)
+    if current == new_digest:
+        return TagMove(tag, manifest.digest, moved=False)
+    ts = await _next_timestamp(db, conn, last)
+    moved = {"repo": repo_id, "tag": tag, "digest": new_digest, "ts": ts}
+    await db.run(conn, _TAG_INSERT if current is None else _TAG_UPDATE, moved)
+    await _record(
+        db, conn, repo_id, tag, ts, new_digest, "created", manifest.media_type, manifest.size
+    )
+    return TagMove(tag, Digest.parse(current) if current else None, moved=True)
+
+
+async def untag(db: Database, conn: AsyncConnection, repo_id: int, tag: str, digest: str) -> None:
+    """Delete ``tag`` (pointing at ``digest``), recording the deletion. The caller holds the
+    tag's lock."""
+    described = (
+        await conn.execute(
+            select(manifests.c.media_type, manifests.c.size).where(
+                manifests.c.repository_id == repo_id, manifests.c.digest == digest
+            )
+        )
+    ).first()
+    media_type, size = (described.media_type, described.size) if described else ("", 0)
+    last = await conn.scalar(_LAST_TIMESTAMP, {"repo": repo_id, "tag": tag})
+    ts = await _next_timestamp(db, conn, last)
+    await conn.execute(delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == tag))
+    await _record(db, conn, repo_id, tag, ts, digest, "deleted", media_type, int(size))
+
+
+async def _next_timestamp(db: Database, conn: AsyncConnection, last: int | None) -> int:
+    """Now on the database's clock, or one millisecond after the tag's ``last`` record
+    when that clock has not moved past it (or a replica's clock ran ahead): timestamps of
+    one tag are strictly increasing, so they page exactly. The caller holds the tag's
+    lock, and read ``last`` under it."""
+    current = await db.clock_ms(conn)
+    return current if last is None or current > last else int(last) + 1
+
+
+async def _record(
+    db: Database,
+    conn: AsyncConnection,
+    repo_id: int,
+    tag: str,
+    ts: int,
+    digest: str,
+    kind: HistoryEvent,
+    media_type: str,
+    size: int,
+) -> None:
+    await db.run(
+        conn,
+        _RECORD,
+        {
+            "repo": repo_id,
+            "tag": tag,
+            "ts": ts,
+            "digest": digest,
+            "event": kind,
+            "media_type": media_type,
+            "size": size,
+        },
+    )
