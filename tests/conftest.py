@@ -24,6 +24,7 @@ MARKED = {
     "e2e": ("e2e/", "e2e_auth/"),
     "slow": (
         "scaleout/",
+        "mirror/",
         "auth/test_admin_cli.py",
         "cli/test_serve.py",
         "cli/test_serve_process.py",

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from tagtrail.client.auth import parse_challenge
+from tagtrail.challenges import parse_challenge
 from tagtrail.client.dockerconfig import Credentials, DockerConfig
 from tagtrail.client.errors import CredentialsError, UsageError
 from tagtrail.client.formats import render

@@ -16,56 +16,22 @@ for ``tagtrail auth token`` and ``login``.
 
 from __future__ import annotations
 
-import base64
-import re
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from tagtrail.challenges import Challenge, basic_header, parse_challenge
 from tagtrail.client.dockerconfig import Credentials
 from tagtrail.client.errors import AuthError, UnexpectedResponse, error_summary
 
 CLIENT_ID = "tagtrail"
-_PARAM_RE = re.compile(r'([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))')
 
 CredentialSource = Callable[[], Credentials | None]
 RequestBuilder = Callable[..., httpx.Request]
 # Yields the requests to send, is sent their responses, returns what it found out.
 Flow = Generator[httpx.Request, httpx.Response, None]
 TokenFlow = Generator[httpx.Request, httpx.Response, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    """A parsed ``WWW-Authenticate`` header: the scheme (lowercase) and its parameters."""
-
-    scheme: str
-    params: dict[str, str]
-
-    @property
-    def scopes(self) -> list[str]:
-        return self.params.get("scope", "").split()
-
-
-def parse_challenge(header: str) -> Challenge | None:
-    scheme, _, rest = header.strip().partition(" ")
-    if not scheme:
-        return None
-    params = {
-        match.group(1).lower(): (
-            re.sub(r"\\(.)", r"\1", match.group(2))
-            if match.group(2) is not None
-            else match.group(3)
-        )
-        for match in _PARAM_RE.finditer(rest)
-    }
-    return Challenge(scheme.lower(), params)
-
-
-def basic_header(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def challenge_of(response: httpx.Response) -> Challenge | None:
