@@ -24,6 +24,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from tagtrail.times import parse_duration
+
 CONFIG_ENV = "TAGTRAIL_CONFIG"
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest multipart part (but the last)
 
@@ -59,6 +61,39 @@ class S3Settings(BaseModel):
     part_size: int = Field(8 * 1024 * 1024, ge=MIN_PART_SIZE)
 
     @field_serializer("secret_access_key", when_used="json-unless-none")
+    def _reveal_secret(self, value: SecretStr, info: SerializationInfo) -> str | SecretStr:
+        return _revealed(value, info)
+
+
+class MirrorSettings(BaseModel):
+    """One ``[[mirrors]]`` table: an upstream registered (or updated) under ``prefix`` at start,
+    as ``tagtrail admin mirror add`` does. ``check_interval``: seconds, or a duration ("5m")."""
+
+    model_config = {"extra": "forbid"}
+
+    prefix: str
+    url: str
+    username: str | None = None
+    password: SecretStr | None = None
+    check_interval: int = Field(60, ge=1)
+
+    @field_validator("check_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if not isinstance(value, str) or value.isdigit():
+            return value
+        try:
+            return int(parse_duration(value).total_seconds())
+        except OverflowError as exc:  # ValueError: pydantic reports it as it is
+            raise ValueError(str(exc)) from exc
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> MirrorSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("a mirror takes a username and a password, or neither")
+        return self
+
+    @field_serializer("password", when_used="json-unless-none")
     def _reveal_secret(self, value: SecretStr, info: SerializationInfo) -> str | SecretStr:
         return _revealed(value, info)
 
@@ -109,6 +144,9 @@ class Settings(BaseSettings):
     )
     admin_password: SecretStr | None = Field(
         None, description="password of the admin user created on first start"
+    )
+    mirrors: list[MirrorSettings] = Field(
+        default_factory=list, description="upstreams mirrored under a prefix ([[mirrors]])"
     )
     history_retention_days: int | None = Field(
         None, ge=1, description="gc keeps what history records of this many days name; None: all"
@@ -167,6 +205,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _one_mirror_a_prefix(self) -> Settings:
+        prefixes = [mirror.prefix for mirror in self.mirrors]
+        repeated = sorted({p for p in prefixes if prefixes.count(p) > 1})
+        if repeated:
+            raise ValueError(f"mirrors: prefix {', '.join(repeated)} given more than once")
+        return self
 
     @model_validator(mode="after")
     def _s3_needs_settings(self) -> Settings:

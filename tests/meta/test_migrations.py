@@ -61,3 +61,32 @@ async def test_previous_schema_with_data_migrates_and_keeps_it(database_url: str
         assert await store.blob_size(RepoName("old/repo"), Digest.of(b"abc")) == 3
     finally:
         await store.close()
+
+
+async def test_store_identity_schema_gains_mirrors_with_their_defaults(database_url: str) -> None:
+    """0003 -> 0004: the mirrors table arrives, an organisation of the same name untouched."""
+    database = await Database.open(database_url, migrate=False)
+    try:
+        async with database.write() as conn:
+            await conn.run_sync(upgrade_to_head, "0003")
+        async with database.write() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO organisations (name, visibility, created_ms) "
+                    "VALUES ('hub', 'public', 1)"
+                )
+            )
+        await database.upgrade()
+        assert await database.revision() == HEAD_REVISION
+        async with database.write() as conn:
+            await conn.execute(
+                text("INSERT INTO mirrors (prefix, url, created_ms) VALUES ('hub', 'https://x', 2)")
+            )
+            row = (
+                await conn.execute(text("SELECT check_interval_s, status, username FROM mirrors"))
+            ).one()
+            visibility = await conn.scalar(text("SELECT visibility FROM organisations"))
+        assert tuple(row) == (60, "unchecked", None)
+        assert visibility == "public"
+    finally:
+        await database.close()

@@ -104,8 +104,8 @@ async def gc_during_pushes(
     url: str,
     data_dir: Path,
     env: dict[str, str] | None = None,
-    seconds: float = 6,
-    grace_during: int = 3,
+    seconds: float = 4,
+    grace_during: int = 2,
     chunked_share: float = 0.5,
 ) -> None:
     """gc --delete-untagged runs over and over while pushes continue: every push succeeds

@@ -16,7 +16,7 @@ from tests.reliability.scenarios import run_gc
 from tests.server import free_port, start_server
 
 # A soak runs more: TAGTRAIL_CRASH_ROUNDS=100 scripts/test tests/reliability/test_crash.py
-ROUNDS = int(os.environ.get("TAGTRAIL_CRASH_ROUNDS", "12"))
+ROUNDS = int(os.environ.get("TAGTRAIL_CRASH_ROUNDS", "8"))
 
 
 def test_sigkill_during_pushes_loses_nothing_acknowledged(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from tests.scaleout.conftest import SharedStorage
 from tests.server import RunningServer
 
 # A soak runs more: TAGTRAIL_CRASH_ROUNDS=100 scripts/test tests/scaleout/test_reliability.py
-CRASH_ROUNDS = int(os.environ.get("TAGTRAIL_CRASH_ROUNDS", "6"))
+CRASH_ROUNDS = int(os.environ.get("TAGTRAIL_CRASH_ROUNDS", "4"))
 # moto answers some 150 requests a second, an image push makes some 30: with 8 pushers the
 # first images are acknowledged seconds after the start (more on a busy machine), so each crash
 # comes this many seconds after the round's first acknowledged manifest.

@@ -23,6 +23,7 @@ from tagtrail.config import Settings, load_settings
 from tagtrail.meta.database import Database
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.sql_accounts import SqlAccountStore
+from tagtrail.meta.sql_mirrors import SqlMirrorStore
 from tagtrail.registry.service import Registry
 from tagtrail.ui import routes as ui
 from tagtrail.ui import session as ui_session
@@ -160,7 +161,8 @@ def create_app(settings: Settings) -> RegistryApp:
         database = await Database.open(settings.metadata_url, migrate=False)
         await database.require_head()
         meta = SqlMetadataStore(database)
-        registry = await Registry.open_on(meta, settings)
+        # No credential key here: the workers only refuse pushes into mirrors (so far).
+        registry = await Registry.open_on(meta, settings, SqlMirrorStore(database, None))
         app.state.registry = registry
         if settings.auth:
             policy = AccessPolicy(SqlAccountStore(database), meta, meta)

@@ -28,9 +28,9 @@ def register(commands: Any) -> None:
     admin = commands.add_parser(
         "admin",
         parents=[storage],
-        help="administer accounts (server up or down)",
-        description="Users, organisations, visibility, pull tokens and signing keys, changed "
-        "directly in the server's database (up or down). The database must exist: "
+        help="administer accounts and mirrors (server up or down)",
+        description="Users, organisations, visibility, pull tokens, signing keys and mirrors, "
+        "changed directly in the server's database (up or down). The database must exist: "
         "`tagtrail serve` or `tagtrail db upgrade` creates it.",
     )
     groups = admin.add_subparsers(dest="group", required=True)
@@ -55,6 +55,7 @@ def register(commands: Any) -> None:
     repo.add_argument("name", help="the repository, e.g. acme/app")
     repo.add_argument("visibility", help=_VISIBILITY)
     _tokens(group("token", "pull tokens (robot credentials of one organisation)"), command)
+    _mirrors(group("mirror", "upstream registries mirrored under a local prefix"), command)
     keyring = group("key", "token signing keys and the web UI's session keys")
     rotate = command(
         keyring, "key", "rotate", "make a new signing key; the old one keeps verifying"
@@ -143,6 +144,48 @@ def _tokens(tokens: Any, command: Any) -> None:
     command(tokens, "token", "revoke", "revoke a pull token").add_argument(
         "id", help="the token's id (ttp_..., as `token list` shows)"
     )
+
+
+def _mirrors(mirrors: Any, command: Any) -> None:
+    add = command(
+        mirrors,
+        "mirror",
+        "add",
+        "register an upstream under a prefix (an organisation of its own, private unless it "
+        "exists); pushes into the prefix are then refused",
+    )
+    add.add_argument("prefix", help="the local prefix, e.g. hub: hub/python mirrors python")
+    add.add_argument("url", help="the upstream registry, e.g. https://registry-1.docker.io")
+    add.add_argument("--username", help="the user name on the upstream (default: anonymous)")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the upstream password from standard input (stored sealed, never shown)",
+    )
+    add.add_argument(
+        "--check-interval",
+        type=duration_seconds,
+        default=60,
+        help="how often a tag is asked of the upstream, e.g. 60s, 5m (default: 60s)",
+    )
+    add.add_argument(
+        "--no-check", action="store_true", help="register without asking the upstream's /v2/"
+    )
+    command(mirrors, "mirror", "list", "list mirrors (never their passwords)")
+    command(
+        mirrors,
+        "mirror",
+        "rm",
+        "forget an upstream: its organisation and what was mirrored stay, and take pushes",
+    ).add_argument("prefix", help="the mirror's prefix")
+    for parser in mirrors.choices.values():
+        parser.set_defaults(run=_run_mirror)
+
+
+def _run_mirror(args: argparse.Namespace) -> int:
+    from tagtrail.cli.mirror_actions import run as run_action
+
+    return run_action(args)
 
 
 def run(args: argparse.Namespace) -> int:

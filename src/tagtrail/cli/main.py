@@ -25,7 +25,7 @@ class Command(NamedTuple):
 
 COMMANDS: dict[str, Command] = {
     "serve": Command("tagtrail.cli.serve", "run the registry"),
-    "admin": Command("tagtrail.cli.admin", "administer accounts (server up or down)"),
+    "admin": Command("tagtrail.cli.admin", "administer accounts and mirrors (server up or down)"),
     "history": Command("tagtrail.cli.history", "list every digest a tag has pointed to"),
     "pin": Command(
         "tagtrail.cli.pin",

@@ -116,6 +116,7 @@ def _prepare(settings: Settings) -> str | None:
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
     from tagtrail.cli.store_check import StorageUnavailable, refusal
+    from tagtrail.errors import RegistryError
     from tagtrail.meta.database import SchemaOutdated
     from tagtrail.meta.store_identity import IdentityMissing
     from tagtrail.registry.store_guard import StoreMismatch
@@ -135,6 +136,8 @@ def _prepare(settings: Settings) -> str | None:
         return f"tagtrail: cannot use the database {where}: {reason}"
     except (SchemaOutdated, IdentityMissing, StorageUnavailable, KeyFileInvalid, OSError) as exc:
         return f"tagtrail: {exc}"
+    except RegistryError as exc:  # a [[mirrors]] table that cannot be registered
+        return f"tagtrail: {exc.message}"
     except SQLAlchemyError as exc:  # the database failed after it was opened
         return f"tagtrail: the database failed: {str(exc).splitlines()[0]}"
     return None
@@ -155,11 +158,13 @@ async def bootstrap(settings: Settings) -> None:
 
     from tagtrail.auth.keys import KeyRing
     from tagtrail.auth.secrets import generate_password, hash_password
+    from tagtrail.cli.mirror_actions import configured_mirrors, register_configured
     from tagtrail.cli.store_check import claim_storage
     from tagtrail.meta.database import Database
     from tagtrail.meta.sql_accounts import SqlAccountStore
     from tagtrail.ui.session import load_keys
 
+    configured_mirrors(settings)  # a [[mirrors]] table that cannot be registered stops us first
     load_keys(settings.keys_dir)  # the UI's session keys (auth or not): a bad file stops us first
     try:
         database = await Database.open(settings.metadata_url, migrate=settings.migrate_on_start)
@@ -168,6 +173,7 @@ async def bootstrap(settings: Settings) -> None:
     try:
         await database.require_head()
         await claim_storage(database, settings)
+        await register_configured(database, settings)
         if not settings.auth:
             return
         KeyRing.load(settings.keys_dir, settings.token_key, tuple(settings.token_verify_keys))

@@ -27,6 +27,11 @@ Store identity (revision 0003):
 
 - ``store_identity``: one row (``id`` 1), the random id the blob storage's marker must name
   for gc to touch it (the rule: ``tagtrail.meta.garbage``).
+
+Mirrors (revision 0004):
+
+- ``mirrors``: an upstream registry per local prefix (an organisation of its own), its
+  credentials (the password sealed: ``tagtrail.meta.credentials``), check interval and status.
 """
 
 from __future__ import annotations
@@ -180,4 +185,17 @@ store_identity = Table(
     Column("identity", String(36), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     CheckConstraint("id = 1", name="ck_store_identity_one_row"),
+)
+
+mirrors = Table(
+    "mirrors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("prefix", String(255), nullable=False, unique=True),
+    Column("url", String(2048), nullable=False),
+    Column("username", String(255), nullable=True),
+    Column("password_sealed", Text, nullable=True),
+    Column("check_interval_s", Integer, nullable=False, server_default="60"),
+    Column("status", String(255), nullable=False, server_default="unchecked"),
+    Column("created_ms", BigInteger, nullable=False),
 )

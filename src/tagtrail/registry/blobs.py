@@ -16,6 +16,7 @@ from tagtrail.blobs.driver import BlobDriver, LocalFile, Redirect, Stream
 from tagtrail.errors import BlobUnknown
 from tagtrail.meta.store import BlobLinkStore
 from tagtrail.registry.blob_cache import BlobCache
+from tagtrail.registry.mirror_guard import MirrorGuard, refuse_writes
 from tagtrail.types import Digest, RepoName
 
 
@@ -62,7 +63,10 @@ class Blobs:
         links: BlobLinkStore,
         driver: BlobDriver,
         cache: BlobCache | None = None,
+        *,
+        guard: MirrorGuard | None = None,
     ) -> None:
+        self._guard = guard
         self._links = links
         self._driver = driver
         self._cache = cache if cache is not None else BlobCache(0)  # 0: holds nothing
@@ -95,6 +99,7 @@ class Blobs:
         """Unlink the blob from ``name``; the bytes stay for other repositories (and GC).
         Refused (Unsupported) while a manifest of ``name`` references it: its pulls would
         fail, and whatever history names that manifest would name something unpullable."""
+        await refuse_writes(self._guard, name)
         if not await self._links.unlink_blob(name, digest):
             raise BlobUnknown(detail={"digest": str(digest)})
 

@@ -14,6 +14,7 @@ from tagtrail.errors import (
     TagInvalid,
 )
 from tagtrail.meta.store import BlobLinkStore, ManifestStore, RepositoryStore
+from tagtrail.registry.mirror_guard import MirrorGuard, refuse_writes
 from tagtrail.registry.parsing import parse_manifest
 from tagtrail.types import (
     Digest,
@@ -70,7 +71,9 @@ class Manifests:
         *,
         protect_history: bool,
         allow_foreign: bool = True,
+        guard: MirrorGuard | None = None,
     ) -> None:
+        self._guard = guard
         self._manifests = manifests
         self._links = links
         self._repositories = repositories
@@ -86,6 +89,7 @@ class Manifests:
         tags: Sequence[Tag] = (),
     ) -> PutResult:
         """Store a manifest, tagged by ``reference`` or, pushed by digest, by ``tags``."""
+        await refuse_writes(self._guard, name)
         if tags and reference.digest is None:
             raise TagInvalid(
                 "tag parameters go with a push by digest, not by tag",
@@ -131,6 +135,7 @@ class Manifests:
         return found
 
     async def delete(self, name: RepoName, reference: Reference) -> None:
+        await refuse_writes(self._guard, name)
         if reference.tag is not None:
             deleted = await self._manifests.delete_tag(name, reference.tag)
         else:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.blobs.factory import open_driver
 from tagtrail.config import Settings
+from tagtrail.meta.mirrors import MirrorDirectory
 from tagtrail.meta.store import MetadataStore
 from tagtrail.registry.blob_cache import BlobCache
 from tagtrail.registry.blobs import Blobs
 from tagtrail.registry.browsing import Browsing
 from tagtrail.registry.history import History
 from tagtrail.registry.manifests import Manifests
+from tagtrail.registry.mirror_guard import MirrorGuard
 from tagtrail.registry.uploads import UploadLimits, Uploads
 
 
@@ -31,23 +33,29 @@ class Registry:
         limits: UploadLimits | None = None,
         blob_cache: BlobCache | None = None,
         allow_nondistributable: bool = True,
+        mirrors: MirrorDirectory | None = None,
     ) -> None:
         self._meta = meta
         self._driver = driver
-        self.uploads = Uploads(meta, meta, driver, limits)
-        self.blobs = Blobs(meta, driver, blob_cache)
+        # Pushes, mounts and deletes into a mirror's prefix are refused (without: no mirrors).
+        guard = None if mirrors is None else MirrorGuard(mirrors)
+        self.uploads = Uploads(meta, meta, driver, limits, guard=guard)
+        self.blobs = Blobs(meta, driver, blob_cache, guard=guard)
         self.manifests = Manifests(
             meta,
             meta,
             meta,
             protect_history=protect_history,
             allow_foreign=allow_nondistributable,
+            guard=guard,
         )
         self.history = History(meta, meta)
         self.browsing = Browsing(meta, meta, meta, meta)
 
     @classmethod
-    async def open_on(cls, meta: MetadataStore, settings: Settings) -> Registry:
+    async def open_on(
+        cls, meta: MetadataStore, settings: Settings, mirrors: MirrorDirectory | None = None
+    ) -> Registry:
         """The registry on ``meta`` with the blob storage the settings name."""
         driver = await open_driver(settings)
         limits = UploadLimits(
@@ -62,6 +70,7 @@ class Registry:
             limits=limits,
             blob_cache=BlobCache(settings.blob_cache_bytes),
             allow_nondistributable=settings.allow_nondistributable_artifacts,
+            mirrors=mirrors,
         )
 
     async def check(self) -> dict[str, str | None]:

@@ -25,6 +25,7 @@ from tagtrail.errors import (
 )
 from tagtrail.meta.store import BlobLinkStore, UploadStore
 from tagtrail.offload import Offload
+from tagtrail.registry.mirror_guard import MirrorGuard, refuse_writes
 from tagtrail.types import Digest, RepoName, UploadSession
 
 _UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
@@ -121,7 +122,9 @@ class Uploads:
         limits: UploadLimits | None = None,
         *,
         clock: Clock = now_ms,
+        guard: MirrorGuard | None = None,
     ) -> None:
+        self._guard = guard
         self._sessions = sessions
         self._links = links
         self._blobs = blobs
@@ -134,6 +137,7 @@ class Uploads:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def start(self, name: RepoName) -> UploadSession:
+        await refuse_writes(self._guard, name)
         upload_id = uuid.uuid4().hex
         limits = self._limits
         # The session first: a crash before its bytes exist leaves a row gc expires, never
@@ -224,6 +228,7 @@ class Uploads:
 
     async def mount(self, name: RepoName, digest: Digest, source: RepoName) -> Completed | None:
         """Link a blob of ``source`` into ``name``; None when ``source`` does not have it."""
+        await refuse_writes(self._guard, name)
         size = await self._links.blob_size(source, digest)
         if size is None or await self._blobs.size(digest) is None:
             return None

@@ -143,6 +143,12 @@ class Upstream:
         """The upstream's name for ``name`` (Docker Hub's ``library/`` for one-part names)."""
         return upstream_repository(self._configured, name)
 
+    async def ping(self) -> None:
+        """Raise unless the API base ``/v2/`` answers 2xx, authenticated with no scope (a
+        registry that takes no credentials answers anonymously)."""
+        response = await self._send_request(self._build("GET", "/v2/"), "", stream=False)
+        self._expect(response, "GET", "the API", "base /v2/")
+
     # -- manifests ---------------------------------------------------------------------------
 
     async def head_manifest(self, repo: str, reference: str) -> ManifestHead | None:
@@ -283,12 +289,15 @@ class Upstream:
     async def _send_request(
         self, request: httpx.Request, name: str, *, stream: bool
     ) -> httpx.Response:
-        """Send with the pull scope's auth, waiting out 429s within ``max_retry_wait``."""
+        """Send with the pull scope's auth (no scope for no ``name``), waiting out 429s within
+        ``max_retry_wait``."""
         waited = 0.0
         while True:
             try:
                 response = await self._http.send(
-                    request, auth=ScopedAuth(self._keys, f"repository:{name}:pull"), stream=stream
+                    request,
+                    auth=ScopedAuth(self._keys, name and f"repository:{name}:pull"),
+                    stream=stream,
                 )
             except httpx.TransportError as exc:
                 # httpx's messages name the failure (a refused connection, a certificate
