@@ -8,14 +8,12 @@ opens, so a key can be added in front of a re-seal without losing what the older
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
+
+from tagtrail.keyfiles import key_line, key_words, write_new
 
 KEY_FILE = "mirror-credentials.key"
 
@@ -42,17 +40,14 @@ class CredentialBox:
         """The box of ``keys_dir``'s key file, which is created with one new key if missing."""
         path = keys_dir / KEY_FILE
         if not path.exists():
-            _write_new(path, f"{Fernet.generate_key().decode()}  created {_now()}\n")
+            write_new(path, key_line(Fernet.generate_key().decode()))
         keys = []
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            words = line.split()
-            if not words or words[0].startswith("#"):
-                continue
+        for number, word in key_words(path):
             try:
-                Fernet(words[0].encode())
+                Fernet(word.encode())
             except ValueError as exc:
                 raise CredentialKeyInvalid(f"{path}:{number}: not a Fernet key") from exc
-            keys.append(words[0].encode())
+            keys.append(word.encode())
         if not keys:
             raise CredentialKeyInvalid(f"{path}: no key")
         return cls(keys)
@@ -68,24 +63,3 @@ class CredentialBox:
                 f"a mirror password does not open with the keys in {KEY_FILE}: "
                 "is it this server's keys directory?"
             ) from exc
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _write_new(path: Path, text: str) -> None:
-    """Write the key file whole and owner-only: to a new file, then linked into place, so a
-    concurrent first use's file wins and nobody reads half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileExistsError):  # another process's file: theirs wins
-            os.link(temporary, path)  # never replaces
-    finally:
-        temporary.unlink(missing_ok=True)

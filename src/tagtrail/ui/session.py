@@ -16,20 +16,20 @@ the keys once, at startup (``open_codec``, from the lifespan), never on a reques
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
+
+from tagtrail.keyfiles import key_line, key_words, write_new
 
 COOKIE = "tagtrail_session"
 KEY_FILE = "ui-session.key"
@@ -103,14 +103,11 @@ def load_keys(keys_dir: Path) -> list[bytes]:
     """The keys, oldest first; the file is created with one new key when there is none."""
     path = keys_dir / KEY_FILE
     if not path.exists():
-        _write_new(path, _key_line(), replace_existing=False)
+        write_new(path, _key_line())
     keys = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
+    for number, word in key_words(path):
         try:
-            key = bytes.fromhex(words[0])
+            key = bytes.fromhex(word)
         except ValueError:
             key = b""
         if len(key) < MIN_KEY_BYTES:
@@ -127,7 +124,7 @@ def rotate_keys(keys_dir: Path) -> int:
     existing = path.read_text() if path.exists() else ""
     if existing and not existing.endswith("\n"):
         existing += "\n"
-    _write_new(path, existing + _key_line(), replace_existing=True)
+    write_new(path, existing + _key_line(), replace_existing=True)
     return len(load_keys(keys_dir))
 
 
@@ -137,29 +134,7 @@ async def open_codec(keys_dir: Path) -> Codec:
 
 
 def _key_line() -> str:
-    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"{secrets.token_hex(32)}  created {created}\n"
-
-
-def _write_new(path: Path, text: str, *, replace_existing: bool) -> None:
-    """Write ``text`` to ``path`` as a whole, readable by its owner only: to a new file first,
-    then linked into place (a concurrent first start's file wins, and no worker ever reads a
-    half-written one) or, for a rotation, renamed over the old one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if replace_existing:
-            os.replace(temporary, path)
-        else:
-            with contextlib.suppress(FileExistsError):  # another worker's file: theirs wins
-                os.link(temporary, path)  # never replaces
-    finally:
-        temporary.unlink(missing_ok=True)
+    return key_line(secrets.token_hex(32))
 
 
 def _codec(request: Request) -> Codec:
