@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     mirrors: list[MirrorSettings] = Field(
         default_factory=list, description="upstreams mirrored under a prefix ([[mirrors]])"
     )
+    mirror_requests_per_second: float = Field(
+        10.0,
+        gt=0,
+        description="most requests a second the watches of one worker send to upstreams",
+    )
     history_retention_days: int | None = Field(
         None, ge=1, description="gc keeps what history records of this many days name; None: all"
     )

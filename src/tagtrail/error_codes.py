@@ -159,5 +159,13 @@ CONFLICT = _entry(
     "CONFLICT", 409, "already exists", "An account, organisation or token already exists."
 )
 
+UNAVAILABLE = _entry(
+    "UNAVAILABLE",
+    503,
+    "upstream registry unavailable",
+    "A pull through a mirror needs its upstream, which is down, refuses the mirror's "
+    "credentials or sent content that does not match its digest; nothing of it is held here.",
+)
+
 # In the order registered, which the OpenAPI document keeps.
 ERROR_CODES: tuple[ErrorCode, ...] = tuple(_REGISTERED)

@@ -126,13 +126,20 @@ HistoryEvent = Literal["created", "deleted"]
 
 @dataclass(frozen=True, slots=True)
 class HistoryRecord:
-    """One move of a tag: it was pointed at ``digest`` (created) or removed (deleted)."""
+    """One move of a tag: it was pointed at ``digest`` (created) or removed (deleted).
+
+    ``action``: how, where it is known: ``mirror`` (a move seen on a mirror's upstream, at
+    ``timestamp_ms``, made after ``previous_check_ms`` when that is known) or ``import`` (a record
+    of the upstream's own history, with its timestamp); None for a push or an older record.
+    """
 
     timestamp_ms: int
     digest: Digest
     event: HistoryEvent
     media_type: str
     size: int
+    action: str | None = None
+    previous_check_ms: int | None = None
 
     @property
     def timestamp(self) -> datetime:

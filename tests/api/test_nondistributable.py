@@ -5,8 +5,6 @@ exemption off. gc, blob deletes, indexes, referrers and the UI take such manifes
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from tests.api.helpers import (
     repo,
     sha256,
 )
+from tests.reliability.scenarios import run_gc
 from tests.server import RunningServer, start_server
 
 NONDISTRIBUTABLE = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
@@ -183,23 +182,7 @@ def test_the_setting_turns_the_exemption_off(strict: RunningServer) -> None:
 
 
 def _gc(server: RunningServer) -> str:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tagtrail",
-            "gc",
-            "--data-dir",
-            str(server.data_dir),
-            "--grace-seconds",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return run_gc(server.data_dir, "--grace-seconds", "0")
 
 
 def test_gc_keeps_what_foreign_layer_images_need(own: RunningServer) -> None:

@@ -1,19 +1,17 @@
-"""The admin CLI for the auth tests: real processes, or the same commands in this process."""
+"""The admin CLI for the auth tests: the commands in this process, or real processes at once."""
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagtrail.cli.main import main
 from tests.auth.helpers import remember
+from tests.cli.helpers import tagtrail
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -32,16 +30,10 @@ def admin_cli(
     check: bool = True,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``tagtrail admin --data-dir DATA_DIR ARGS``; asserts success unless ``check`` is off."""
-    done = subprocess.run(
-        _command(data_dir, args),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=_env(env),
-        timeout=60,
-        check=False,
-    )
+    """``tagtrail admin --data-dir DATA_DIR ARGS`` in this process, as ``tests.cli.helpers``
+    runs it (a thread of its own, TAGTRAIL_* only from ``env``), exit code and output kept;
+    asserts success unless ``check`` is off. ``admin_parallel`` runs processes."""
+    done = tagtrail("admin", "--data-dir", str(data_dir), *args, env=env, stdin=stdin or "")
     if check:
         assert done.returncode == 0, f"admin {' '.join(args)}: {done.stdout}{done.stderr}"
     return done
@@ -74,29 +66,9 @@ def admin_parallel(
     return results
 
 
-@contextmanager
-def _clean_environment() -> Iterator[None]:
-    saved = {k: v for k, v in os.environ.items() if k.startswith("TAGTRAIL_")}
-    for key in saved:
-        del os.environ[key]
-    try:
-        yield
-    finally:
-        os.environ.update(saved)
-
-
 def admin(data_dir: Path, *args: str, stdin: str | None = None) -> str:
-    """The same admin commands in this process (no interpreter start-up): for set-ups."""
-    out, err = io.StringIO(), io.StringIO()
-    saved_stdin = sys.stdin
-    sys.stdin = io.StringIO(stdin or "")
-    try:
-        with _clean_environment(), redirect_stdout(out), redirect_stderr(err):
-            code = main(["admin", "--data-dir", str(data_dir), *args])
-    finally:
-        sys.stdin = saved_stdin
-    assert code == 0, f"admin {' '.join(args)}: {out.getvalue()}{err.getvalue()}"
-    return out.getvalue()
+    """The same admin commands in this process: their output (they must succeed)."""
+    return admin_cli(data_dir, *args, stdin=stdin).stdout
 
 
 def add_user(data_dir: Path, name: str, password: str) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,6 +13,7 @@ from tests.auth.conftest import StartAuth
 from tests.auth.helpers import client, pull, push, remember, request_token, token_for
 from tests.auth.jwts import access_of
 from tests.auth.world import World
+from tests.cli.helpers import tagtrail
 from tests.server import start_server
 from tests.ssl_context import SHARED
 
@@ -123,32 +122,9 @@ def test_wrong_commands_fail_cleanly(world: World) -> None:
 def test_admin_is_created_when_users_were_added_before_the_first_start(tmp_path: Path) -> None:
     """Users added before the first start do not stop it from creating the admin."""
     data = tmp_path / "data"
-    created = subprocess.run(
-        [sys.executable, "-m", "tagtrail", "db", "upgrade", "--data-dir", str(data)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    created = tagtrail("db", "upgrade", "--data-dir", str(data))
     assert created.returncode == 0, created.stderr  # admin commands never create a database
-    added = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tagtrail",
-            "admin",
-            "--data-dir",
-            str(data),
-            "user",
-            "add",
-            "early",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert added.returncode == 0, added.stderr
+    admin(data, "user", "add", "early")
     server = start_server(data, "--auth")
     try:
         assert "created user admin; its password (shown only this once): " in server.log()

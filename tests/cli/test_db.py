@@ -1,5 +1,6 @@
 """``tagtrail db upgrade|current`` on SQLite and PostgreSQL (``upgrade`` creates, ``current``
-only looks), and a server refusing an old schema."""
+only looks), and a server refusing an old schema. The ``db`` commands run in this process
+(``tests.cli.helpers``), the server as a process."""
 
 from __future__ import annotations
 
@@ -10,17 +11,8 @@ from pathlib import Path
 import pytest
 
 from tagtrail.meta.migrate import HEAD_REVISION
+from tests.cli.helpers import tagtrail
 from tests.postgres import fresh_database
-
-
-def tagtrail(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tagtrail", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

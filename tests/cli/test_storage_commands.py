@@ -1,5 +1,9 @@
 """``admin``, ``gc`` and ``db`` on the server's storage: they never create a database, say
-which storage they work on, take their storage flags anywhere, and fail in one line."""
+which storage they work on, take their storage flags anywhere, and fail in one line.
+
+The commands run in this process (``tests.cli.helpers.tagtrail``: the entry point's code
+without a process start-up each); one test runs them as processes, for the exit status and
+output of ``python -m tagtrail`` itself."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy import create_engine
 
 from tagtrail.cli.main import build_parser
 from tagtrail.meta.migrate import HEAD_REVISION, upgrade_to_head
-from tests.cli.helpers import one_line_error, tagtrail
+from tests.cli.helpers import one_line_error, tagtrail, tagtrail_process
 from tests.postgres import fresh_database
 
 LOOKING_COMMANDS = [
@@ -43,6 +47,20 @@ def test_no_database_in_the_data_dir_given_is_an_error_and_creates_nothing(
     line = one_line_error(tagtrail(*command, "--data-dir", str(data)))
     assert f"no database at {data / 'tagtrail.db'}" in line
     assert list(data.iterdir()) == []
+
+
+def test_as_a_process_failures_are_one_line_and_the_exit_status(tmp_path: Path) -> None:
+    """What the in-process runs above stand for: a process prints the same single line (no
+    traceback, no logging around it) and exits with the code ``main`` returned, 1 for a
+    refusal, 2 for a usage error (argparse's SystemExit)."""
+    line = one_line_error(tagtrail_process("admin", "org", "list", cwd=tmp_path))
+    assert line == one_line_error(tagtrail("admin", "org", "list", cwd=tmp_path))
+    assert str(tmp_path / "tagtrail-data" / "tagtrail.db") in line
+    assert list(tmp_path.iterdir()) == []
+    usage = tagtrail_process("gc", "--dryrun")
+    assert usage.returncode == 2 and usage.stdout == "", usage.stdout
+    assert usage.stderr == tagtrail("gc", "--dryrun").stderr
+    assert usage.stderr.splitlines()[-1].endswith("did you mean --dry-run?"), usage.stderr
 
 
 def test_db_upgrade_creates_the_database_the_others_then_use(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.helpers import repo
+from tests.client.helpers import Moved, move_many
 from tests.server import RunningServer, memory_dir, start_server
 
 
@@ -20,6 +22,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer
         running = start_server(directory / "data")
         yield running
         running.stop()
+
+
+@pytest.fixture(scope="package")
+def moved(registry: RunningServer) -> Moved:
+    """A tag of the registry moved across three history pages, for the history tests and the
+    OpenAPI checks of history pages alike (one set of pushes, not one a module)."""
+    return move_many(registry, repo("client-history"))
 
 
 @pytest.fixture(autouse=True)

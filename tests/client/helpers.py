@@ -20,6 +20,7 @@ import httpx
 from tagtrail.cli.main import main
 from tests.api.helpers import OCI_MANIFEST, encode, image_manifest, sha256
 from tests.server import RunningServer
+from tests.ssl_context import SHARED
 
 
 @dataclass(frozen=True)
@@ -184,3 +185,28 @@ def docker_config(directory: Path, document: Mapping[str, Any]) -> dict[str, str
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(json.dumps(document))
     return {"DOCKER_CONFIG": str(directory)}
+
+
+# -- a tag moved across three history pages ---------------------------------------------------
+
+MOVES = 2100  # three pages of at most 1000
+
+
+@dataclass(frozen=True)
+class Moved:
+    ref: str
+    name: str
+    tag: str
+    digests: list[str]
+    db: list[DbRecord]
+
+
+def move_many(registry: RunningServer, name: str, tag: str = "latest") -> Moved:
+    """``name:tag`` moved MOVES times, checked against the server's database. Some 15 s of
+    pushes: made once for the package (tests/client/conftest.py's ``moved``)."""
+    with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
+        digests = push_moves(client, name, tag, MOVES)
+    db = db_history(registry, name, tag)
+    assert [r.digest for r in db] == digests
+    assert {r.event for r in db} == {"created"}
+    return Moved(f"{registry.host}/{name}:{tag}", name, tag, digests, db)

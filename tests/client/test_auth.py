@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.auth.cli import admin
 from tests.client.helpers import (
     assert_one_line_error,
     docker_config,
@@ -53,16 +54,8 @@ def admin_client(registry: RunningServer, name: str) -> httpx.Client:
 
 
 def admin_cli(registry: RunningServer, *args: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, "-m", "tagtrail", "admin", "--data-dir", str(registry.data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")},
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    return completed.stdout
+    """``tagtrail admin`` on the registry's storage, in this process."""
+    return admin(registry.data_dir, *args)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from openapi_spec_validator import validate as validate_spec
 
 from tagtrail.api.openapi import DOCUMENT
 from tagtrail.error_codes import ERROR_CODES
-from tests.client.helpers import ensure_config, push_moves, put_tag, small_manifest
+from tests.client.helpers import Moved, ensure_config, put_tag, small_manifest
 from tests.server import RunningServer, start_server
 from tests.ssl_context import SHARED
 
@@ -135,13 +135,14 @@ def test_token_endpoint_responses(servers: Servers) -> None:
     check("/token", "post", httpx.post(f"{servers.open.url}/token", data=password, verify=SHARED))
 
 
-def test_history_responses(servers: Servers) -> None:
-    name, tag = "openapi/app", "latest"
+def test_history_responses(servers: Servers, moved: Moved) -> None:
+    """Pages of a history longer than a page: the package's ``moved`` tag (on the same
+    registry, ``servers.open``), not 1,001 more pushes of its own."""
+    name, tag = moved.name, moved.tag
     with httpx.Client(base_url=servers.open.url, timeout=30, verify=SHARED) as client:
-        push_moves(client, name, tag, 1001)
-        ensure_config(client, name)
-        put_tag(client, name, "other", small_manifest("other"))
-        assert client.delete(f"/v2/{name}/manifests/other").status_code == 202
+        ensure_config(client, "openapi/app")
+        put_tag(client, "openapi/app", "other", small_manifest("other"))
+        assert client.delete("/v2/openapi/app/manifests/other").status_code == 202
         first = client.get(f"/v2/{name}/_chainguard/history/{tag}")
         assert "link" in first.headers
         check(HISTORY, "get", first)
@@ -158,7 +159,7 @@ def test_history_responses(servers: Servers) -> None:
         oci = client.get(f"/v2/{name}/_oci/tag-history/{tag}", params={"n": "2"})
         assert "link" in oci.headers
         check(OCI_HISTORY, "get", oci)
-        deleted = client.get(f"/v2/{name}/_oci/tag-history/other")
+        deleted = client.get("/v2/openapi/app/_oci/tag-history/other")
         assert [
             e["annotations"]["org.opencontainers.distribution.tag.event"]
             for e in deleted.json()["manifests"]

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 import secrets
 import ssl
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from tests.cli.helpers import tagtrail
 from tests.e2e.helpers import BuiltImage, build_image, describe, layout_blob
 from tests.server import RunningServer, start_server
 from tests.ssl_context import SHARED
@@ -89,10 +88,11 @@ class TlsWorld:
 
 
 def admin_cli(data_dir: Path, *args: str, stdin: str = "") -> str:
-    """``tagtrail admin --data-dir D ARGS``; its output, or the test fails showing it."""
-    argv = [sys.executable, "-m", "tagtrail", "admin", "--data-dir", str(data_dir), *args]
-    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, describe(argv, done.returncode, done.stdout, done.stderr)
+    """``tagtrail admin --data-dir D ARGS``; its output, or the test fails showing it. In this
+    process: the seeding runs a dozen commands, and tests/auth covers them as processes."""
+    argv = ["admin", "--data-dir", str(data_dir), *args]
+    done = tagtrail(*argv, stdin=stdin)
+    assert done.returncode == 0, describe(done.args, done.returncode, done.stdout, done.stderr)
     return done.stdout
 
 

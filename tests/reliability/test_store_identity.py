@@ -1,16 +1,14 @@
 """A database and a blob storage that are not a pair (``tagtrail.meta.garbage``): real
 ``tagtrail serve`` processes refuse to start on them and ``tagtrail gc`` refuses to run, before
 deleting anything; on the pair that belongs together, both proceed. Filesystem and S3 (moto)
-storage, SQLite and PostgreSQL databases."""
+storage, SQLite and PostgreSQL databases. gc runs in this process (``tests.cli.helpers``: the
+command's own code, without a process start-up each), the servers as processes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 
 from tagtrail.meta.database import Database
 from tests.api.helpers import random_bytes, sha256
+from tests.cli.helpers import tagtrail
 from tests.postgres import fresh_database
 from tests.reliability.test_gc import push_image
 from tests.reliability.test_gc_orphans import blob_key, plant_file
@@ -28,18 +27,6 @@ from tests.server import start_server
 from tests.ssl_context import SHARED
 
 BACKENDS = ["sqlite", "postgresql"]
-
-
-def tagtrail(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")}
-    return subprocess.run(
-        [sys.executable, "-m", "tagtrail", *args],
-        capture_output=True,
-        text=True,
-        env={**clean, **env},
-        timeout=120,
-        check=False,
-    )
 
 
 def refused_start(data_dir: Path, env: dict[str, str]) -> str:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from tagtrail.auth.keys import write_new_key
+from tests.postgres import fresh_database
 from tests.reliability import crashes, scenarios
 from tests.s3 import S3Endpoint
 from tests.scaleout.conftest import SharedStorage
-from tests.server import RunningServer
+from tests.server import RunningServer, start_server
 
 # A soak runs more: TAGTRAIL_CRASH_ROUNDS=100 scripts/test tests/scaleout/test_reliability.py
 CRASH_ROUNDS = int(os.environ.get("TAGTRAIL_CRASH_ROUNDS", "4"))
@@ -31,12 +33,25 @@ CRASH_AFTER_FIRST_MANIFEST = (0.2, 2.5)
 Replicas = tuple[RunningServer, RunningServer, dict[str, str]]
 
 
-@pytest.fixture
-def replicas(
-    replica: Callable[..., RunningServer], shared: SharedStorage, s3: S3Endpoint
-) -> Replicas:
-    """Two replicas on one fresh database and one fresh bucket, and their environment."""
-    return replica(), replica(), shared.env(s3)
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory, s3: S3Endpoint) -> Iterator[Replicas]:
+    """Two replicas on one fresh database and one fresh bucket, and their environment: one
+    pair for the module's races and gc, as each works in repositories of its own (the two
+    server starts and stops cost seconds a test on a busy machine)."""
+    base = tmp_path_factory.mktemp("replicas")
+    key = base / "signing.pem"
+    write_new_key(key)
+    with fresh_database() as url:
+        env = SharedStorage(url, s3.new_bucket(), key).env(s3)
+        a = start_server(base / "replica0", env=env)
+        try:
+            b = start_server(base / "replica1", env=env)
+            try:
+                yield a, b, env
+            finally:
+                b.stop()
+        finally:
+            a.stop()
 
 
 def test_same_blob_pushed_through_two_replicas(replicas: Replicas) -> None:

@@ -14,8 +14,7 @@ import httpx
 
 from tagtrail.ui.session import KEY_FILE, Codec, load_keys
 from tests.api.helpers import push_image
-from tests.auth.cli import admin_cli
-from tests.cli.helpers import one_line_error
+from tests.cli.helpers import one_line_error, tagtrail
 from tests.server import start_server
 from tests.ui.conftest import ADMIN_PASSWORD, PRIVATE_ORG
 from tests.ui.helpers import unique
@@ -44,8 +43,19 @@ def test_rotation_keeps_old_sessions_until_their_key_is_retired(tmp_path: Path) 
     server = start_server(data_dir, "--auth", env=ENV)
     try:
         assert key_file.exists()  # made by the startup, not by a first UI request
-        # A process of its own: Playwright's loop may be running in this one (tests/ui).
-        admin_cli(data_dir, "org", "create", PRIVATE_ORG, "--visibility", "private")
+        # In this process, on a thread of its own: Playwright's loop may be running in this
+        # one (tests/ui), and the command runs its own.
+        created = tagtrail(
+            "admin",
+            "--data-dir",
+            str(data_dir),
+            "org",
+            "create",
+            PRIVATE_ORG,
+            "--visibility",
+            "private",
+        )
+        assert created.returncode == 0, created.stderr
         with httpx.Client(base_url=server.url, auth=("admin", ADMIN_PASSWORD)) as api:
             push_image(api, name, "latest")
         old_cookie = _signed_in(server.url)
@@ -53,7 +63,8 @@ def test_rotation_keeps_old_sessions_until_their_key_is_retired(tmp_path: Path) 
     finally:
         server.stop()
 
-    done = admin_cli(data_dir, "key", "rotate", "--sessions")
+    done = tagtrail("admin", "--data-dir", str(data_dir), "key", "rotate", "--sessions")
+    assert done.returncode == 0, done.stderr
     assert "restart the servers" in done.stdout
     old_key, new_key = load_keys(data_dir / "keys")
     server = start_server(data_dir, "--auth", env=ENV)

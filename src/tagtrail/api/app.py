@@ -20,10 +20,12 @@ from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.policy import AccessPolicy
 from tagtrail.auth.tokens import TokenAuthority
 from tagtrail.config import Settings, load_settings
+from tagtrail.meta.credentials import CredentialBox
 from tagtrail.meta.database import Database
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.sql_accounts import SqlAccountStore
 from tagtrail.meta.sql_mirrors import SqlMirrorStore
+from tagtrail.registry.mirror_loop import MirrorLoop
 from tagtrail.registry.service import Registry
 from tagtrail.ui import routes as ui
 from tagtrail.ui import session as ui_session
@@ -161,17 +163,33 @@ def create_app(settings: Settings) -> RegistryApp:
         database = await Database.open(settings.metadata_url, migrate=False)
         await database.require_head()
         meta = SqlMetadataStore(database)
-        # No credential key here: the workers only refuse pushes into mirrors (so far).
-        registry = await Registry.open_on(meta, settings, SqlMirrorStore(database, None))
+        # The workers pull through mirrors with their credentials (sealed in the database).
+        mirrors = SqlMirrorStore(database, CredentialBox.load(settings.keys_dir))
+        # The accounts tell a local name from Docker Hub's in the Docker daemon's mirror form.
+        registry = await Registry.open_on(meta, settings, mirrors, SqlAccountStore(database))
         app.state.registry = registry
         if settings.auth:
             policy = AccessPolicy(SqlAccountStore(database), meta, meta)
             app.state.guard = Guard(policy, token_authority(settings), enabled=True)
         else:
             app.state.guard = Guard(None, None, enabled=False)
+        # Watch rounds and mirror status checks: one loop a worker, the leases in the database.
+        loop = None
+        if registry.mirroring is not None:
+            sync = registry.mirroring.sync
+            loop = MirrorLoop(
+                mirrors,
+                meta,
+                sync,
+                meta,
+                requests_per_second=settings.mirror_requests_per_second,
+            )
+            loop.start()
         try:
             yield
         finally:
+            if loop is not None:
+                await loop.stop()  # before the database it writes to closes
             await registry.close()
             await database.close()
 

@@ -17,10 +17,14 @@ from tagtrail.api.http import (
     repo_name,
     url_for,
 )
+from tagtrail.api.pull_names import pull_target
 from tagtrail.auth.model import DELETE, PULL, PUSH
 from tagtrail.auth.scopes import Scope as AuthScope
 from tagtrail.errors import Denied, DigestInvalid, Unauthorized
-from tagtrail.registry.blobs import SendBytes, SendFile, SendRedirect
+from tagtrail.registry.blobs import BlobDelivery, SendBytes, SendFile, SendRedirect
+from tagtrail.registry.mirror_fetches import FetchFailed
+from tagtrail.registry.mirror_pull import MirrorPull, SendFetched, UpstreamUnreachable
+from tagtrail.registry.mirror_upstreams import Mirrored
 from tagtrail.registry.uploads import Completed
 from tagtrail.types import Digest, RepoName, UploadSession, parse_name
 from tagtrail.web import state
@@ -67,10 +71,79 @@ class _WholeBlobFile(Response):
 
 
 async def get_blob(request: Request) -> Response:
-    name = repo_name(request)
+    name, mirrored = await pull_target(request)
     digest = Digest.parse(request.path_params["digest"])
     await state.guard(request).require(request, name, PULL, digest=digest)
-    size, source = await state.registry(request).blobs.open(name, digest)
+    registry = state.registry(request)
+    if mirrored is not None:
+        assert registry.mirroring is not None
+        return await _pull_through(request, registry.mirroring.pull, mirrored, digest)
+    size, source = await registry.blobs.open(name, digest)
+    return _deliver(request, digest, size, source)
+
+
+async def _pull_through(
+    request: Request, pull: MirrorPull, mirrored: Mirrored, digest: Digest
+) -> Response:
+    """A blob under a mirror's prefix: held, else the upstream's (registry.mirror_pull)."""
+    if request.method == "HEAD":
+        size = await pull.blob_size(mirrored, digest)
+        return RawResponse(200, [(b"content-length", b"%d" % size), *_described(digest)])
+    opened = await pull.open_blob(mirrored, digest)
+    if isinstance(opened, SendFetched):
+        return await _fetched(opened, mirrored, digest)
+    return _deliver(request, digest, *opened)
+
+
+async def _fetched(source: SendFetched, mirrored: Mirrored, digest: Digest) -> Response:
+    """The response once the first piece came: a fetch that fails before it (a blob within
+    one piece held back and then failing verification, an upstream dropping at once) gets
+    the OCI error, where a response already started could only be cut short (or be a 500)."""
+    chunks = aiter(source.chunks)
+    try:
+        first = await anext(chunks, None)
+    except FetchFailed as exc:
+        source.close()
+        why = str(exc.__cause__ or exc) or type(exc.__cause__).__name__
+        raise UpstreamUnreachable(
+            f"the upstream of {mirrored.mirror.prefix} failed: {why}"[:500],
+            detail={"mirror": mirrored.mirror.prefix, "name": mirrored.local},
+        ) from exc
+    except BaseException:
+        source.close()
+        raise
+    return _Fetched(source, digest, _prepend(first, chunks))
+
+
+async def _prepend(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first is None:
+        return
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+class _Fetched(StreamingResponse):
+    """The upstream's bytes as they arrive (any Range ignored, as RFC 9110 allows), in the
+    fetch's pieces of a MiB (``upstream.blob_stream``), one ASGI message each. A fetch that
+    fails midway raises in the stream: the server aborts the connection, so the client never
+    takes a short or unverified blob for a whole one."""
+
+    def __init__(self, source: SendFetched, digest: Digest, chunks: AsyncIterator[bytes]) -> None:
+        headers = {"Docker-Content-Digest": str(digest)}
+        if source.size is not None:
+            headers["Content-Length"] = str(source.size)
+        super().__init__(chunks, media_type="application/octet-stream", headers=headers)
+        self._source = source
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._source.close()  # the fetch goes on for the storage, without this client
+
+
+def _deliver(request: Request, digest: Digest, size: int, source: BlobDelivery) -> Response:
     if request.method == "HEAD":
         return RawResponse(200, [(b"content-length", b"%d" % size), *_described(digest)])
     if isinstance(source, SendBytes):

@@ -1,4 +1,23 @@
-"""Handlers for the Tag History API (Chainguard-compatible) and the draft OCI tag history."""
+"""Handlers for the Tag History API (Chainguard-compatible) and the draft OCI tag history.
+
+``_chainguard/history`` has one wire format for every record: a mirrored move reads as its
+observation time (when tagtrail saw it), an imported one as the upstream's time.
+
+``_oci/tag-history`` says more about the records mirrors wrote, in annotations outside the
+``org.opencontainers.distribution`` prefix the draft reserves: ``dev.tagtrail.origin``
+(``mirror``: seen on the upstream at the timestamp; ``import``: the upstream's own record, with
+its time) and, for a mirrored move, ``dev.tagtrail.moved-after`` (the check before it saw the
+tag elsewhere: the move happened between the two). Pushed records carry neither, byte for byte
+as before.
+
+An imported record names a manifest tagtrail may never have fetched (the upstream's history
+lists old digests; only the current one is fetched), so its media type and size are unknown,
+stored as "" and 0. Its descriptor keeps ``mediaType`` and ``size`` with those values rather
+than leaving them out or guessing: a draft client reads entries by key, so every entry has the
+same keys; a guessed type or size would be a claim a client might verify a fetch against and
+fail; "" and 0 name nothing, and ``dev.tagtrail.origin: import`` says why. A client wanting the
+manifest fetches it by digest.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +30,38 @@ from tagtrail.api.http import next_link, page_size, repo_name
 from tagtrail.auth.model import PULL
 from tagtrail.errors import TimestampInvalid
 from tagtrail.times import format_timestamp, parse_instant, parse_timestamp, to_millis
-from tagtrail.types import OCI_INDEX, Digest, parse_tag
+from tagtrail.types import OCI_INDEX, Digest, HistoryRecord, parse_tag
 from tagtrail.web import state
 
 OCI_TIMESTAMP = "org.opencontainers.distribution.tag.timestamp"
 OCI_EVENT = "org.opencontainers.distribution.tag.event"
+ORIGIN = "dev.tagtrail.origin"
+MOVED_AFTER = "dev.tagtrail.moved-after"
+# Actions of history records that say where the record came from (meta.mirror_state writes them).
+_ORIGINS = frozenset({"mirror", "import"})
 
 
 def _timestamp(request: Request, key: str, *, lower_bound: bool) -> int | None:
     raw = request.query_params.get(key)
     return parse_timestamp(raw, round_up=lower_bound) if raw else None
+
+
+def _descriptor(record: HistoryRecord) -> dict[str, object]:
+    """One entry of the OCI index: the manifest's descriptor, with when and how it moved."""
+    annotations = {
+        OCI_TIMESTAMP: format_timestamp(record.timestamp_ms),
+        OCI_EVENT: record.event,
+    }
+    if record.action in _ORIGINS:
+        annotations[ORIGIN] = record.action
+        if record.previous_check_ms is not None:
+            annotations[MOVED_AFTER] = format_timestamp(record.previous_check_ms)
+    return {
+        "mediaType": record.media_type,
+        "size": record.size,
+        "digest": str(record.digest),
+        "annotations": annotations,
+    }
 
 
 async def chainguard_history(request: Request) -> Response:
@@ -63,15 +104,7 @@ async def oci_tag_history(request: Request) -> Response:
     page = await state.registry(request).history.events(
         name, tag, limit=limit, before_ms=before, since_ms=since, digest=digest
     )
-    manifests = [
-        {
-            "mediaType": r.media_type,
-            "size": r.size,
-            "digest": str(r.digest),
-            "annotations": {OCI_TIMESTAMP: format_timestamp(r.timestamp_ms), OCI_EVENT: r.event},
-        }
-        for r in page.records
-    ]
+    manifests = [_descriptor(r) for r in page.records]
     headers = {"Content-Type": OCI_INDEX}
     if page.next_cursor_ms is not None:
         params = {"before": format_timestamp(page.next_cursor_ms)}

@@ -16,6 +16,7 @@ from tagtrail.api.http import (
     repo_name,
     url_for,
 )
+from tagtrail.api.pull_names import pull_target
 from tagtrail.auth.model import DELETE, PULL, PUSH
 from tagtrail.errors import ManifestUnknown
 from tagtrail.registry.manifests import Reference
@@ -24,7 +25,7 @@ from tagtrail.web import state
 
 
 async def get_manifest(request: Request) -> Response:
-    name = repo_name(request)
+    name, mirrored = await pull_target(request)
     raw = request.path_params["reference"]
     reference = Reference.lookup(raw)
     # Authorisation first: a caller without pull learns nothing, not even that a reference is
@@ -36,7 +37,14 @@ async def get_manifest(request: Request) -> Response:
     await state.guard(request).require(
         request, name, PULL, tag=reference.tag, digest=reference.digest
     )
-    found = await state.registry(request).manifests.get(name, reference)
+    registry = state.registry(request)
+    warning = None
+    if mirrored is None:
+        found = await registry.manifests.get(name, reference)
+    else:
+        assert registry.mirroring is not None
+        pulled = await registry.mirroring.pull.manifest(mirrored, reference)
+        found, warning = pulled.manifest, pulled.warning
     digest = str(found.digest).encode()
     headers = [
         (b"content-length", b"%d" % len(found.content)),
@@ -44,6 +52,8 @@ async def get_manifest(request: Request) -> Response:
         (b"docker-content-digest", digest),
         (b"etag", b'"%s"' % digest),
     ]
+    if warning is not None:  # served stale: the upstream could not be asked
+        headers.append((b"warning", warning.encode("latin-1")))
     return RawResponse(200, headers, b"" if request.method == "HEAD" else found.content)
 
 

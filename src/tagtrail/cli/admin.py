@@ -171,15 +171,56 @@ def _mirrors(mirrors: Any, command: Any) -> None:
     add.add_argument(
         "--no-check", action="store_true", help="register without asking the upstream's /v2/"
     )
-    command(mirrors, "mirror", "list", "list mirrors (never their passwords)")
+    command(mirrors, "mirror", "list", "list mirrors, their status and watches (never passwords)")
     command(
         mirrors,
         "mirror",
         "rm",
         "forget an upstream: its organisation and what was mirrored stay, and take pushes",
     ).add_argument("prefix", help="the mirror's prefix")
+    _watches(mirrors, command)
     for parser in mirrors.choices.values():
         parser.set_defaults(run=_run_mirror)
+
+
+def _watches(mirrors: Any, command: Any) -> None:
+    repository_help = "the mirrored repository, <prefix>/<upstream repository>, e.g. hub/python"
+    watch = command(
+        mirrors,
+        "mirror",
+        "watch",
+        "watch an upstream repository: the server checks its tags every interval (HEAD "
+        "requests) and fetches and records each move",
+    )
+    watch.add_argument("repository", help=repository_help)
+    watch.add_argument(
+        "--tags", metavar="REGEX", help="only tags this regex matches in full (default: all)"
+    )
+    watch.add_argument(
+        "--exclude", metavar="REGEX", help="leave out tags this regex matches in full"
+    )
+    watch.add_argument(
+        "--interval",
+        type=duration_seconds,
+        default=300,
+        help="time between rounds, at least 1s, e.g. 30s, 5m, 1h (default: 5m)",
+    )
+    watch.add_argument(
+        "--platforms",
+        metavar="OS/ARCH,...",
+        help="of an index, only these children (and their blobs), e.g. linux/amd64,linux/arm64/v8 "
+        "(default: all)",
+    )
+    command(
+        mirrors, "mirror", "unwatch", "stop watching an upstream repository (what it got stays)"
+    ).add_argument("repository", help=repository_help)
+    command(
+        mirrors,
+        "mirror",
+        "sync",
+        "run one round of a repository's watch now, here (every tag when it is not watched); "
+        "progress on a terminal, a summary after",
+    ).add_argument("repository", help=repository_help)
 
 
 def _run_mirror(args: argparse.Namespace) -> int:

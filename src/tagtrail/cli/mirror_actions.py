@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from pydantic import SecretStr
 
@@ -17,11 +18,28 @@ from tagtrail.config import Settings
 from tagtrail.errors import InvalidInput, NotFound, RegistryError
 from tagtrail.meta.credentials import CredentialBox, CredentialKeyInvalid
 from tagtrail.meta.database import Database
+from tagtrail.meta.mirror_state import Watch
 from tagtrail.meta.mirrors import OK, UNCHECKED, MirrorRecord, checked
+from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.sql_mirrors import SqlMirrorStore
+from tagtrail.times import format_timestamp
 from tagtrail.upstream import Upstream, UpstreamError, UpstreamUnauthorized
 
-Action = Callable[[argparse.Namespace, SqlMirrorStore], Awaitable[int]]
+
+@dataclass(frozen=True)
+class MirrorCommand:
+    """What an action works on: the settings, the database, its mirrors and its metadata."""
+
+    settings: Settings
+    database: Database
+    store: SqlMirrorStore
+
+    @property
+    def meta(self) -> SqlMetadataStore:
+        return SqlMetadataStore(self.database)
+
+
+Action = Callable[[argparse.Namespace, MirrorCommand], Awaitable[int]]
 
 
 class UpstreamCheckFailed(RegistryError):
@@ -32,10 +50,16 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if settings is None:
         return 2
-    action = ACTIONS[args.action]
+    if args.action in ACTIONS:
+        action = ACTIONS[args.action]
+    else:
+        from tagtrail.cli.watch_actions import WATCH_ACTIONS
+
+        action = WATCH_ACTIONS[args.action]
 
     async def on(database: Database) -> int:
-        return await action(args, SqlMirrorStore(database, _box(settings)))
+        store = SqlMirrorStore(database, _box(settings))
+        return await action(args, MirrorCommand(settings, database, store))
 
     return run_on_database(settings, on)
 
@@ -47,7 +71,7 @@ def _box(settings: Settings) -> CredentialBox:
         raise RegistryError(str(exc)) from exc
 
 
-async def mirror_add(args: argparse.Namespace, store: SqlMirrorStore) -> int:
+async def mirror_add(args: argparse.Namespace, command: MirrorCommand) -> int:
     password = None
     if args.password_stdin:
         if args.username is None:
@@ -59,7 +83,7 @@ async def mirror_add(args: argparse.Namespace, store: SqlMirrorStore) -> int:
         MirrorRecord(args.prefix, args.url, args.username, password, args.check_interval)
     )
     status = UNCHECKED if args.no_check else await check_upstream(mirror)
-    await store.add_mirror(
+    await command.store.add_mirror(
         MirrorRecord(
             mirror.prefix, mirror.url, mirror.username, password, mirror.check_interval_s, status
         )
@@ -89,18 +113,39 @@ async def check_upstream(mirror: MirrorRecord) -> str:
     return OK
 
 
-async def mirror_list(args: argparse.Namespace, store: SqlMirrorStore) -> int:
-    for mirror in await store.list_mirrors():
+async def mirror_list(args: argparse.Namespace, command: MirrorCommand) -> int:
+    """Each mirror on a line, and under it its watches, indented."""
+    watches = await command.meta.list_watches()
+    for mirror in await command.store.list_mirrors():
         user = mirror.username or "anonymous"
         print(
             f"{mirror.prefix}  {mirror.url}  {user}  every {mirror.check_interval_s} s"
             f"  {mirror.status}"
         )
+        for watch in watches:
+            if watch.repository.startswith(f"{mirror.prefix}/"):
+                print(f"  {describe_watch(watch)}")
     return 0
 
 
-async def mirror_rm(args: argparse.Namespace, store: SqlMirrorStore) -> int:
-    if not await store.remove_mirror(args.prefix):
+def describe_watch(watch: Watch) -> str:
+    """One line: what is watched, how often, which tags and platforms, the last round."""
+    parts = [f"watch {watch.repository}", f"every {watch.interval_s} s"]
+    parts.append(f"tags {watch.tags}" if watch.tags is not None else "all tags")
+    if watch.exclude is not None:
+        parts.append(f"exclude {watch.exclude}")
+    if watch.platforms:
+        parts.append(f"platforms {','.join(watch.platforms)}")
+    if watch.last_round_ms is None:
+        parts.append("no round yet")
+    else:
+        parts.append(f"last round {format_timestamp(watch.last_round_ms, timespec='seconds')}")
+        parts.append(f"error: {watch.last_error}" if watch.last_error else "ok")
+    return "  ".join(parts)
+
+
+async def mirror_rm(args: argparse.Namespace, command: MirrorCommand) -> int:
+    if not await command.store.remove_mirror(args.prefix):
         raise NotFound(f"{args.prefix} is no mirror")
     print(
         f"{args.prefix} mirrors nothing now; its organisation and repositories stay "

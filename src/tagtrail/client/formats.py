@@ -4,9 +4,13 @@ json and yaml hold a list of ``{"updateTimestamp", "digest", "event"}`` objects,
 the Tag History API gives them with ``event`` ``created`` (the tag moved to ``digest``) or
 ``deleted`` (the tag was deleted; ``digest`` is what it pointed to), plus
 ``"platforms": [{"platform", "digest", "size"}]`` with ``--platforms`` (empty for a
-single-image manifest). csv has one row per record, or with ``--platforms`` one row per platform
-(platform columns empty for a single image); ``event`` is its last column, so the older columns
-keep their places. The table ends with the tag's state now (``state_line``).
+single-image manifest), and, from a tagtrail mirror, ``"origin"`` (``mirror``: seen on the
+upstream at ``updateTimestamp``; ``import``: the upstream's own record) and ``"movedAfter"`` (the
+check before: the move happened between the two), left out where the registry does not say.
+csv has one row per record, or with ``--platforms`` one row per platform (platform columns empty
+for a single image); ``event`` is its last column, so the older columns keep their places (it
+leaves origin out: its columns stay those of every registry). The table ends with the tag's
+state now (``state_line``); its UPDATED column says "between A and B" for a move a mirror saw.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ def _documents(records: Sequence[HistoryEntry], platforms: Platforms | None) -> 
             "digest": record.digest,
             "event": record.event,
         }
+        if record.origin is not None:
+            document["origin"] = record.origin
+        if record.moved_after is not None:
+            document["movedAfter"] = record.moved_after
         if platforms is not None:
             document["platforms"] = [
                 {"platform": p.platform, "digest": p.digest, "size": p.size}
@@ -75,16 +83,26 @@ def _csv(records: Sequence[HistoryEntry], platforms: Platforms | None) -> str:
     return out.getvalue()
 
 
+def when(record: HistoryEntry) -> str:
+    """When the record happened, for people: a move a mirror saw happened between the check
+    before it and its timestamp."""
+    if record.moved_after is not None:
+        return f"between {record.moved_after} and {record.timestamp}"
+    if record.origin == "mirror":
+        return f"seen {record.timestamp}"
+    if record.origin == "import":
+        return f"{record.timestamp} (imported)"
+    return record.timestamp
+
+
 def _table(records: Sequence[HistoryEntry], platforms: Platforms | None) -> str:
     if not records:
         return "no history records\n"
-    width = max(len("UPDATED"), *(len(record.timestamp) for record in records))
+    width = max(len("UPDATED"), *(len(when(record)) for record in records))
     digest_width = max(len("DIGEST"), *(len(record.digest) for record in records))
     lines = [f"{'UPDATED':<{width}}  {'DIGEST':<{digest_width}}  EVENT"]
     for record in records:
-        lines.append(
-            f"{record.timestamp:<{width}}  {record.digest:<{digest_width}}  {record.event}"
-        )
+        lines.append(f"{when(record):<{width}}  {record.digest:<{digest_width}}  {record.event}")
         entries = platforms.get(record.digest, ()) if platforms is not None else ()
         platform_width = max((len(entry.platform) for entry in entries), default=0)
         for entry in entries:

@@ -41,6 +41,10 @@ from tagtrail.times import format_moment, format_timestamp, moment_of_millis, to
 PAGE_CAP = 1000
 OCI_TIMESTAMP = "org.opencontainers.distribution.tag.timestamp"
 OCI_EVENT = "org.opencontainers.distribution.tag.event"
+# tagtrail's own annotations on a mirror's records: seen on the upstream ("mirror", after the
+# check at moved-after) or the upstream's own record ("import"). Other registries send neither.
+ORIGIN = "dev.tagtrail.origin"
+MOVED_AFTER = "dev.tagtrail.moved-after"
 
 
 Event = Literal["created", "deleted"]
@@ -52,11 +56,14 @@ _NOT_SERVED = frozenset({404, 405, 501})
 class HistoryEntry:
     """One move of a tag ("created") or its deletion ("deleted", ``digest`` then what it
     pointed to just before), its timestamp as the registry wrote it. (The server's own record,
-    with epoch milliseconds, is ``tagtrail.types.HistoryRecord``.)"""
+    with epoch milliseconds, is ``tagtrail.types.HistoryRecord``.) ``origin`` and
+    ``moved_after``: what a tagtrail mirror says of it (``ORIGIN``, ``MOVED_AFTER``)."""
 
     timestamp: str
     digest: str
     event: Event = "created"
+    origin: str | None = None
+    moved_after: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +210,17 @@ def _oci_records(session: RegistrySession, response: httpx.Response) -> list[His
             event = annotations[OCI_EVENT]
             if event not in events:
                 raise ValueError(event)
-            found.append(HistoryEntry(str(annotations[OCI_TIMESTAMP]), str(entry["digest"]), event))
+            timestamp, digest = str(annotations[OCI_TIMESTAMP]), str(entry["digest"])
+            origin, after = annotations.get(ORIGIN), annotations.get(MOVED_AFTER)
+            found.append(
+                HistoryEntry(
+                    timestamp,
+                    digest,
+                    event,
+                    origin if isinstance(origin, str) else None,
+                    after if isinstance(after, str) else None,
+                )
+            )
         return found
     except (ValueError, KeyError, TypeError) as exc:
         raise UnexpectedResponse(

@@ -85,3 +85,6 @@ class MirrorStore(MirrorDirectory, Protocol):
         """Forget the upstream; the organisation and what was mirrored stay."""
 
     async def set_mirror_status(self, prefix: str, status: str) -> bool: ...
+    async def change_mirror_status(self, prefix: str, status: str) -> bool:
+        """Set ``status`` unless it is the mirror's already: True only for the one caller, of
+        all workers and replicas, whose write changed it (so that one of them logs it)."""

@@ -32,6 +32,17 @@ Mirrors (revision 0004):
 
 - ``mirrors``: an upstream registry per local prefix (an organisation of its own), its
   credentials (the password sealed: ``tagtrail.meta.credentials``), check interval and status.
+
+Mirror state (revision 0005; the rules: ``tagtrail.meta.mirror_state``):
+
+- ``tag_history.action``: who wrote the record, for the mirrors' ``mirror`` (a move seen
+  upstream) and ``import`` (a record of the upstream's own history); NULL for pushes.
+  ``tag_history.previous_check_ms``: for ``mirror`` records, the check before the one that saw
+  the move (it happened between the two).
+- ``mirror_tag_checks``: per mirrored tag, the digest the upstream answered and when.
+- ``mirror_watches``: upstream repositories checked every interval; a lease (owner, until)
+  makes one replica run each round.
+- ``mirror_fetches``: a lease per blob being fetched from an upstream, so replicas fetch once.
 """
 
 from __future__ import annotations
@@ -118,6 +129,8 @@ tag_history = Table(
     Column("event", String(16), nullable=False),  # "created" or "deleted"
     Column("media_type", String(255), nullable=False),
     Column("size", BigInteger, nullable=False),
+    Column("action", String(16), nullable=True),
+    Column("previous_check_ms", BigInteger, nullable=True),
     UniqueConstraint("repository_id", "tag", "ts_ms", name="uq_tag_history_tag_ts"),
     Index("ix_tag_history_digest", "repository_id", "digest"),
 )
@@ -198,4 +211,37 @@ mirrors = Table(
     Column("check_interval_s", Integer, nullable=False, server_default="60"),
     Column("status", String(255), nullable=False, server_default="unchecked"),
     Column("created_ms", BigInteger, nullable=False),
+)
+
+mirror_tag_checks = Table(
+    "mirror_tag_checks",
+    metadata,
+    Column("repository", String(255), primary_key=True),
+    Column("tag", String(128), primary_key=True),
+    Column("digest", String(200), nullable=True),
+    Column("checked_ms", BigInteger, nullable=False),
+    Column("imported", Boolean, nullable=False),
+)
+
+mirror_watches = Table(
+    "mirror_watches",
+    metadata,
+    Column("repository", String(255), primary_key=True),
+    Column("tags", String(1024), nullable=True),
+    Column("exclude", String(1024), nullable=True),
+    Column("interval_s", Integer, nullable=False),
+    Column("platforms", String(1024), nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_round_ms", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
+)
+
+mirror_fetches = Table(
+    "mirror_fetches",
+    metadata,
+    Column("digest", String(200), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("until_ms", BigInteger, nullable=False),
 )

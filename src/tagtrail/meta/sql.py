@@ -13,12 +13,18 @@ from tagtrail.meta.database import Database
 from tagtrail.meta.sql_browsing import SqlBrowsingStore
 from tagtrail.meta.sql_history import SqlHistoryStore
 from tagtrail.meta.sql_manifests import SqlManifestStore
+from tagtrail.meta.sql_mirror_state import SqlMirrorStateStore
 from tagtrail.meta.sql_repositories import SqlRepositoryStore
 from tagtrail.meta.sql_uploads import SqlUploadStore
 
 
 class SqlMetadataStore(
-    SqlRepositoryStore, SqlUploadStore, SqlManifestStore, SqlHistoryStore, SqlBrowsingStore
+    SqlRepositoryStore,
+    SqlUploadStore,
+    SqlMirrorStateStore,  # a SqlManifestStore that also writes what mirrors see
+    SqlManifestStore,
+    SqlHistoryStore,
+    SqlBrowsingStore,
 ):
     """MetadataStore: all the stores on one database, sharing one repository-id cache."""
 

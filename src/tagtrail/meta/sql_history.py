@@ -26,7 +26,13 @@ _ANY_RECORD = (
 def _history_query(by_event: bool, by_digest: bool, newest_first: bool) -> Any:
     ts = tag_history.c.ts_ms
     query = select(
-        ts, tag_history.c.digest, tag_history.c.event, tag_history.c.media_type, tag_history.c.size
+        ts,
+        tag_history.c.digest,
+        tag_history.c.event,
+        tag_history.c.media_type,
+        tag_history.c.size,
+        tag_history.c.action,
+        tag_history.c.previous_check_ms,
     ).where(
         tag_history.c.repository_id == bindparam("repo"),
         tag_history.c.tag == bindparam("tag"),
@@ -117,6 +123,8 @@ class SqlHistoryStore(SqlStoreBase):
             }
             rows = await self._db.all(conn, statement, parameters)
         return [
-            HistoryRecord(int(ts), Digest.stored(raw), kind, media_type, int(size))
-            for ts, raw, kind, media_type, size in rows
+            HistoryRecord(
+                int(ts), Digest.stored(raw), kind, media_type, int(size), action, previous_check
+            )
+            for ts, raw, kind, media_type, size, action, previous_check in rows
         ]

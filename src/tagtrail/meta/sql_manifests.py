@@ -51,46 +51,8 @@ class SqlManifestStore(SqlStoreBase):
     async def put_manifest_tags(
         self, name: RepoName, manifest: Manifest, tags: Sequence[Tag], *, verify_refs: bool = False
     ) -> list[TagMove]:
-        digest = str(manifest.digest)
         async with self._write() as conn:
-            repo_id = await self._ensure_repo(conn, name)
-            await self._db.lock(conn, "repository", repo_id, shared=True)  # against gc
-            # Against a delete of this digest: it must see the tags this push points at it.
-            await self._db.lock(conn, "manifest", repo_id, digest, shared=True)
-            if verify_refs:
-                await self._check_present(conn, repo_id, manifest)
-            inserted = await conn.execute(
-                self._insert(manifests)
-                .values(
-                    repository_id=repo_id,
-                    digest=digest,
-                    media_type=manifest.media_type,
-                    size=manifest.size,
-                    content=manifest.content,
-                    subject=str(manifest.subject) if manifest.subject else None,
-                    artifact_type=manifest.artifact_type,
-                    annotations=manifest.annotations_json,
-                    created_ms=now_ms(),
-                )
-                .on_conflict_do_nothing(index_elements=["repository_id", "digest"])
-            )
-            if inserted.rowcount:
-                refs = [(d, "blob") for d in manifest.blob_refs]
-                refs += [(d, "manifest") for d in manifest.manifest_refs]
-                unique = {str(d): kind for d, kind in refs}
-                if unique:
-                    await conn.execute(
-                        self._insert(manifest_refs).on_conflict_do_nothing(),
-                        [
-                            {
-                                "repository_id": repo_id,
-                                "manifest_digest": digest,
-                                "child_digest": child,
-                                "kind": kind,
-                            }
-                            for child, kind in unique.items()
-                        ],
-                    )
+            repo_id = await self._store_manifest(conn, name, manifest, verify_refs=verify_refs)
             # Tag locks in name order, as delete_manifest takes them: two pushes naming some
             # of the same tags cannot deadlock.
             moves = {
@@ -98,6 +60,51 @@ class SqlManifestStore(SqlStoreBase):
                 for tag in sorted(set(tags))
             }
             return [moves[tag] for tag in dict.fromkeys(tags)]
+
+    async def _store_manifest(
+        self, conn: AsyncConnection, name: RepoName, manifest: Manifest, *, verify_refs: bool
+    ) -> int:
+        """Store the manifest in ``conn`` unless it is there (the repository too); its id."""
+        digest = str(manifest.digest)
+        repo_id = await self._ensure_repo(conn, name)
+        await self._db.lock(conn, "repository", repo_id, shared=True)  # against gc
+        # Against a delete of this digest: it must see the tags this push points at it.
+        await self._db.lock(conn, "manifest", repo_id, digest, shared=True)
+        if verify_refs:
+            await self._check_present(conn, repo_id, manifest)
+        inserted = await conn.execute(
+            self._insert(manifests)
+            .values(
+                repository_id=repo_id,
+                digest=digest,
+                media_type=manifest.media_type,
+                size=manifest.size,
+                content=manifest.content,
+                subject=str(manifest.subject) if manifest.subject else None,
+                artifact_type=manifest.artifact_type,
+                annotations=manifest.annotations_json,
+                created_ms=now_ms(),
+            )
+            .on_conflict_do_nothing(index_elements=["repository_id", "digest"])
+        )
+        if inserted.rowcount:
+            refs = [(d, "blob") for d in manifest.blob_refs]
+            refs += [(d, "manifest") for d in manifest.manifest_refs]
+            unique = {str(d): kind for d, kind in refs}
+            if unique:
+                await conn.execute(
+                    self._insert(manifest_refs).on_conflict_do_nothing(),
+                    [
+                        {
+                            "repository_id": repo_id,
+                            "manifest_digest": digest,
+                            "child_digest": child,
+                            "kind": kind,
+                        }
+                        for child, kind in unique.items()
+                    ],
+                )
+        return repo_id
 
     async def _check_present(self, conn: AsyncConnection, repo_id: int, manifest: Manifest) -> None:
         """What the manifest references is still here, checked again in the transaction that

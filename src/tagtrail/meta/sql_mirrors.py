@@ -110,6 +110,16 @@ class SqlMirrorStore:
             )
             return bool(result.rowcount)
 
+    async def change_mirror_status(self, prefix: str, status: str) -> bool:
+        # One conditional UPDATE: of racing writers, the row lock lets one see the old status.
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                update(mirrors)
+                .where(mirrors.c.prefix == prefix, mirrors.c.status != status)
+                .values(status=status)
+            )
+            return bool(result.rowcount)
+
     def _record(self, row: Row[Any]) -> MirrorRecord:
         sealed = row.password_sealed
         return MirrorRecord(

@@ -8,12 +8,14 @@ millisecond, so that history pages exactly. Every function here runs with the ta
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tagtrail.meta.database import Database
 from tagtrail.meta.schema import manifests, tag_history, tags
-from tagtrail.types import Digest, HistoryEvent, Manifest, Tag, TagMove
+from tagtrail.types import Digest, Manifest, Tag, TagMove
 
 # Built once (hot path: every tagged manifest PUT), as the reads of sql_repositories are.
 _LAST_TIMESTAMP = select(func.max(tag_history.c.ts_ms)).where(
@@ -46,14 +48,24 @@ _RECORD = tag_history.insert().values(
     event=bindparam("event"),
     media_type=bindparam("media_type"),
     size=bindparam("size"),
+    action=bindparam("action"),
+    previous_check_ms=bindparam("previous_check_ms"),
 )
 
 
 async def point_tag(
-    db: Database, conn: AsyncConnection, repo_id: int, tag: Tag, manifest: Manifest
+    db: Database,
+    conn: AsyncConnection,
+    repo_id: int,
+    tag: Tag,
+    manifest: Manifest,
+    *,
+    action: str | None = None,
+    previous_check_ms: int | None = None,
 ) -> TagMove:
     """Point ``tag`` at ``manifest`` (stored already), recording the move unless it points
-    there already. Takes the tag's lock."""
+    there already. Takes the tag's lock. ``action`` and ``previous_check_ms``: what the
+    record says of how the move was made (``meta.mirror_state``; None for a push)."""
     await db.lock(conn, "tag", repo_id, tag)
     state = await db.first(conn, _TAG_STATE, {"repo": repo_id, "tag": tag})
     current, last = state if state is not None else (None, None)
@@ -64,12 +76,33 @@ async def point_tag(
     moved = {"repo": repo_id, "tag": tag, "digest": new_digest, "ts": ts}
     await db.run(conn, _TAG_INSERT if current is None else _TAG_UPDATE, moved)
     await _record(
-        db, conn, repo_id, tag, ts, new_digest, "created", manifest.media_type, manifest.size
+        db,
+        conn,
+        {
+            "repo": repo_id,
+            "tag": tag,
+            "ts": ts,
+            "digest": new_digest,
+            "event": "created",
+            "media_type": manifest.media_type,
+            "size": manifest.size,
+            "action": action,
+            "previous_check_ms": previous_check_ms,
+        },
     )
     return TagMove(tag, Digest.parse(current) if current else None, moved=True)
 
 
-async def untag(db: Database, conn: AsyncConnection, repo_id: int, tag: str, digest: str) -> None:
+async def untag(
+    db: Database,
+    conn: AsyncConnection,
+    repo_id: int,
+    tag: str,
+    digest: str,
+    *,
+    action: str | None = None,
+    previous_check_ms: int | None = None,
+) -> None:
     """Delete ``tag`` (pointing at ``digest``), recording the deletion. The caller holds the
     tag's lock."""
     described = (
@@ -83,7 +116,21 @@ async def untag(db: Database, conn: AsyncConnection, repo_id: int, tag: str, dig
     last = await conn.scalar(_LAST_TIMESTAMP, {"repo": repo_id, "tag": tag})
     ts = await _next_timestamp(db, conn, last)
     await conn.execute(delete(tags).where(tags.c.repository_id == repo_id, tags.c.name == tag))
-    await _record(db, conn, repo_id, tag, ts, digest, "deleted", media_type, int(size))
+    await _record(
+        db,
+        conn,
+        {
+            "repo": repo_id,
+            "tag": tag,
+            "ts": ts,
+            "digest": digest,
+            "event": "deleted",
+            "media_type": media_type,
+            "size": int(size),
+            "action": action,
+            "previous_check_ms": previous_check_ms,
+        },
+    )
 
 
 async def _next_timestamp(db: Database, conn: AsyncConnection, last: int | None) -> int:
@@ -95,27 +142,5 @@ async def _next_timestamp(db: Database, conn: AsyncConnection, last: int | None)
     return current if last is None or current > last else int(last) + 1
 
 
-async def _record(
-    db: Database,
-    conn: AsyncConnection,
-    repo_id: int,
-    tag: str,
-    ts: int,
-    digest: str,
-    kind: HistoryEvent,
-    media_type: str,
-    size: int,
-) -> None:
-    await db.run(
-        conn,
-        _RECORD,
-        {
-            "repo": repo_id,
-            "tag": tag,
-            "ts": ts,
-            "digest": digest,
-            "event": kind,
-            "media_type": media_type,
-            "size": size,
-        },
-    )
+async def _record(db: Database, conn: AsyncConnection, record: dict[str, Any]) -> None:
+    await db.run(conn, _RECORD, record)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from tagtrail.meta.mirror_state import MirrorStateStore
 from tagtrail.types import (
     Digest,
     HistoryRecord,
@@ -159,6 +160,7 @@ class MetadataStore(
     ManifestStore,
     HistoryStore,
     BrowsingStore,
+    MirrorStateStore,
     Protocol,
 ):
     """Every store above on one database: what the wiring opens and hands out."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.blobs.factory import open_driver
 from tagtrail.config import Settings
-from tagtrail.meta.mirrors import MirrorDirectory
+from tagtrail.meta.mirrors import MirrorStore
 from tagtrail.meta.store import MetadataStore
 from tagtrail.registry.blob_cache import BlobCache
 from tagtrail.registry.blobs import Blobs
@@ -18,11 +18,22 @@ from tagtrail.registry.browsing import Browsing
 from tagtrail.registry.history import History
 from tagtrail.registry.manifests import Manifests
 from tagtrail.registry.mirror_guard import MirrorGuard
+from tagtrail.registry.mirror_names import Organisations
+from tagtrail.registry.mirroring import Mirroring
 from tagtrail.registry.uploads import UploadLimits, Uploads
 
 
 class Registry:
-    __slots__ = ("_driver", "_meta", "blobs", "browsing", "history", "manifests", "uploads")
+    __slots__ = (
+        "_driver",
+        "_meta",
+        "blobs",
+        "browsing",
+        "history",
+        "manifests",
+        "mirroring",
+        "uploads",
+    )
 
     def __init__(
         self,
@@ -33,7 +44,8 @@ class Registry:
         limits: UploadLimits | None = None,
         blob_cache: BlobCache | None = None,
         allow_nondistributable: bool = True,
-        mirrors: MirrorDirectory | None = None,
+        mirrors: MirrorStore | None = None,
+        organisations: Organisations | None = None,
     ) -> None:
         self._meta = meta
         self._driver = driver
@@ -51,10 +63,20 @@ class Registry:
         )
         self.history = History(meta, meta)
         self.browsing = Browsing(meta, meta, meta, meta)
+        # Without a mirror store (tests of one concept): no mirrors, pushes anywhere.
+        self.mirroring = (
+            None
+            if mirrors is None
+            else Mirroring.wire(mirrors, meta, driver, self.blobs, organisations)
+        )
 
     @classmethod
     async def open_on(
-        cls, meta: MetadataStore, settings: Settings, mirrors: MirrorDirectory | None = None
+        cls,
+        meta: MetadataStore,
+        settings: Settings,
+        mirrors: MirrorStore | None = None,
+        organisations: Organisations | None = None,
     ) -> Registry:
         """The registry on ``meta`` with the blob storage the settings name."""
         driver = await open_driver(settings)
@@ -71,6 +93,7 @@ class Registry:
             blob_cache=BlobCache(settings.blob_cache_bytes),
             allow_nondistributable=settings.allow_nondistributable_artifacts,
             mirrors=mirrors,
+            organisations=organisations,
         )
 
     async def check(self) -> dict[str, str | None]:
@@ -86,4 +109,6 @@ class Registry:
         return status
 
     async def close(self) -> None:
+        if self.mirroring is not None:
+            await self.mirroring.aclose()
         await self._driver.close()

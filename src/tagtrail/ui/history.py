@@ -5,6 +5,11 @@ first record, or the first after a deletion), "moved" when it changed the tag's 
 "deleted". A record that points the tag at a digest it pointed to before is also a return: the
 tag was rolled back (or restored after a deletion), which a reader of the history wants to see
 without comparing 71-character digests by eye.
+
+Records a mirror wrote say how much is known of when: a move seen on the upstream happened
+after the check before it and by the check that saw it ("between A and B"; "seen B" for the
+first check, with nothing before it), and a record imported from the upstream's own history
+carries the upstream's time and reads as imported.
 """
 
 from __future__ import annotations
@@ -12,10 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tagtrail.registry.browsing import Browsing
+from tagtrail.registry.service import Registry
 from tagtrail.times import format_timestamp
 from tagtrail.types import HistoryRecord, RepoName, Tag
 from tagtrail.ui import timeline
 from tagtrail.ui.sizes import Sizes
+
+# History record actions a mirror writes (``meta.mirror_state``, below the web layers).
+MIRROR_ACTION = "mirror"
+IMPORT_ACTION = "import"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,15 +42,38 @@ class HistoryRow:
         return f"t{self.record.timestamp_ms}"
 
     @property
+    def origin(self) -> str:
+        """``mirror`` (seen on a mirror's upstream), ``import`` (the upstream's record), or ""."""
+        action = self.record.action
+        return action if action in (MIRROR_ACTION, IMPORT_ACTION) else ""
+
+    @property
+    def moved_after_ms(self) -> int | None:
+        """For a move a mirror saw: the check before it, after which it happened."""
+        return self.record.previous_check_ms if self.origin == MIRROR_ACTION else None
+
+    @property
+    def when(self) -> str:
+        """When the change happened, as far as tagtrail knows it, in words."""
+        at = format_timestamp(self.record.timestamp_ms)
+        if self.origin == MIRROR_ACTION:
+            if self.moved_after_ms is None:
+                return f"seen {at}"
+            return f"between {format_timestamp(self.moved_after_ms)} and {at}"
+        if self.origin == IMPORT_ACTION:
+            return f"at {at} (imported)"
+        return f"at {at}"
+
+    @property
     def description(self) -> str:
         """What the record did, in words: the accessible name of its timeline mark."""
-        digest, when = self.record.digest, format_timestamp(self.record.timestamp_ms)
+        digest, when = self.record.digest, self.when
         if self.change == "deleted":
-            return f"deleted from {digest} at {when}"
+            return f"deleted from {digest} {when}"
         back = " back" if self.returned else ""
         if self.change == "created":
-            return f"created pointing{back} to {digest} at {when}"
-        return f"moved{back} to {digest} at {when}"
+            return f"created pointing{back} to {digest} {when}"
+        return f"moved{back} to {digest} {when}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +132,15 @@ async def history_rows(
             )
         )
     return rows
+
+
+async def mirror_upstream(registry: Registry, name: RepoName) -> str:
+    """The URL of the upstream ``name`` mirrors ("" when it is no mirror's), for the rows
+    imported from that upstream's history."""
+    if registry.mirroring is None:
+        return ""
+    mirrored = await registry.mirroring.upstreams.lookup(name)
+    return "" if mirrored is None else mirrored.mirror.url
 
 
 def marks(rows: list[HistoryRow]) -> tuple[float, list[Mark]]:

@@ -91,7 +91,10 @@ def describe(media_type: str, content: bytes) -> ManifestView:
 
 
 def kind(media_type: str) -> str:
-    """ "index" or "image" by media type ("image" too for artifacts, which are manifests)."""
+    """ "index" or "image" by media type ("image" too for artifacts, which are manifests); "—"
+    for none: a record imported from an upstream's history names a manifest never fetched."""
+    if not media_type:
+        return "—"
     return "index" if media_type in INDEX_MANIFEST_TYPES else "image"
 
 

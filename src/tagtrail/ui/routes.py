@@ -37,7 +37,7 @@ from tagtrail.ui.access import (
     readable,
     tag_visible,
 )
-from tagtrail.ui.history import HistoryRow, history_rows, marks
+from tagtrail.ui.history import HistoryRow, history_rows, marks, mirror_upstream
 from tagtrail.ui.render import page, render
 from tagtrail.ui.sizes import Sizes
 from tagtrail.web import state
@@ -209,6 +209,7 @@ async def tag_history(request: Request, who: Viewer) -> Response:
         timeline_width=width,
         span=_span(rows),
         host=registry_host(request),
+        upstream=await mirror_upstream(registry, name),
         older=page_.next_cursor_ms,
         paged=before is not None,
         answer=answer,

@@ -4,7 +4,7 @@ It sits beside meta and blobs (it knows HTTP and the distribution API, nothing o
 store), so the registry can use it and it can use none of the layers above.
 """
 
-from tagtrail.upstream.client import BlobStream, ManifestBody, ManifestHead, Upstream, UpstreamMove
+from tagtrail.upstream.client import BlobStream, ManifestBody, ManifestHead, Upstream
 from tagtrail.upstream.errors import (
     UpstreamError,
     UpstreamInvalid,
@@ -13,6 +13,7 @@ from tagtrail.upstream.errors import (
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
+from tagtrail.upstream.history import UpstreamMove
 from tagtrail.upstream.names import is_docker_hub, upstream_repository
 
 __all__ = [

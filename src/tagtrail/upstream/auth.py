@@ -52,14 +52,19 @@ class Keychain:
 
     def authorize(self, request: httpx.Request, scope: str) -> None:
         """Basic credentials where the upstream asked for them, else the scope's live token."""
+        header = self.header(scope)
+        if header is not None:
+            request.headers["Authorization"] = header
+
+    def header(self, scope: str) -> str | None:
+        """The Authorization value for ``scope`` as known now (None: none yet); for requests
+        sent outside httpx (the blob stream, ``upstream.blob_stream``)."""
         if self.basic and self.username is not None and self.password is not None:
-            request.headers["Authorization"] = basic_header(
-                self.username, self.password.get_secret_value()
-            )
-            return
+            return basic_header(self.username, self.password.get_secret_value())
         cached = self.tokens.get(scope)
         if cached is not None and cached[1] > self.clock():
-            request.headers["Authorization"] = f"Bearer {cached[0]}"
+            return f"Bearer {cached[0]}"
+        return None
 
     def answer(self, scheme: str, params: dict[str, str], scope: str) -> Flow:
         if scheme == "basic":

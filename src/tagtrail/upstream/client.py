@@ -3,27 +3,29 @@
 Manifests and blobs are checked against their digests before a caller sees them as good: a
 manifest's bytes before ``get_manifest`` returns, a blob's at the end of ``open_blob``'s stream
 (which raises instead of ending, so a caller storing while streaming discards what it wrote).
-Tags are read with HEAD (Docker Hub's rate limit counts GETs, not HEADs). A ``429`` is waited
-out when its ``Retry-After`` fits the bounded wait, else reported. Failures map onto the
+Tags are read with HEAD (Docker Hub's rate limit counts GETs, not HEADs). Blobs stream through
+aiohttp (``tagtrail.upstream.blob_stream`` says why), the rest goes through httpx. A ``429`` is
+waited out when its ``Retry-After`` fits the bounded wait, else reported. Failures map onto the
 ``tagtrail.upstream.errors`` classes, whose messages never carry credentials or tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
+from tagtrail.challenges import Challenge
 from tagtrail.types import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
@@ -33,6 +35,8 @@ from tagtrail.types import (
     is_digest_reference,
 )
 from tagtrail.upstream.auth import Keychain, ScopedAuth
+from tagtrail.upstream.blob_stream import BlobRequest, BlobStreamer, retry_after
+from tagtrail.upstream.blob_stream import BlobStream as BlobStream  # re-exported
 from tagtrail.upstream.errors import (
     UpstreamError,
     UpstreamInvalid,
@@ -41,15 +45,16 @@ from tagtrail.upstream.errors import (
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
+from tagtrail.upstream.history import UpstreamMove, read_history
 from tagtrail.upstream.names import api_url, upstream_repository
+from tagtrail.upstream.rate_limit import RateLimitedTransport
+from tagtrail.upstream.responses import json_object, next_page
 
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST))
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # The longest a request waits out 429s in all; beyond it the caller hears UpstreamRateLimited.
 DEFAULT_MAX_RETRY_WAIT = 30.0
 TAGS_PAGE = 1000
-# Answers of a registry that serves no tag history API.
-_NO_HISTORY = frozenset({404, 405, 501})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,26 +68,6 @@ class ManifestHead:
 class ManifestBody:
     data: bytes
     media_type: str
-    digest: str
-
-
-@dataclass(frozen=True, slots=True)
-class BlobStream:
-    """A blob on its way: ``size`` as the upstream announced it (None if it did not), and its
-    bytes by ``async for``, verified against the digest at the end."""
-
-    size: int | None
-    chunks: AsyncIterator[bytes]
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self.chunks
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamMove:
-    """One record of an upstream's tag history: when (as it wrote it) and where the tag went."""
-
-    timestamp: str
     digest: str
 
 
@@ -114,9 +99,11 @@ class Upstream:
         self.max_retry_wait = max_retry_wait
         self._sleep = sleep
         self._keys = Keychain(self.host, username, password, clock)
-        verify: ssl.SSLContext | bool = True
+        # One TLS context for both clients: what httpx trusts, the blob stream trusts.
         if ca_bundle is not None:
             verify = ssl.create_default_context(cafile=str(ca_bundle))
+        else:
+            verify = _default_tls()
         self._http = httpx.AsyncClient(
             base_url=self.url,
             timeout=timeout,
@@ -124,6 +111,18 @@ class Upstream:
             follow_redirects=True,  # blobs are often served from a CDN by redirect
             headers={"User-Agent": "tagtrail-mirror"},
             transport=transport,
+        )
+        self._blobs = BlobStreamer(
+            self.host,
+            authorization=self._keys.header,
+            answer=self._answer,
+            ssl_context=verify,
+            connect_timeout=timeout.connect,
+            read_timeout=timeout.read,
+            max_retry_wait=max_retry_wait,
+            sleep=sleep,
+            # A watch's rate limit counts the blob requests too.
+            pace=transport.acquire if isinstance(transport, RateLimitedTransport) else None,
         )
 
     def __repr__(self) -> str:
@@ -137,7 +136,10 @@ class Upstream:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        try:
+            await self._blobs.aclose()
+        finally:
+            await self._http.aclose()
 
     def repository(self, name: str) -> str:
         """The upstream's name for ``name`` (Docker Hub's ``library/`` for one-part names)."""
@@ -200,38 +202,40 @@ class Upstream:
             if response.status_code == 404:
                 raise UpstreamNotFound(f"{self.host} has no repository {name}")
             self._expect(response, "GET", name, "tags")
-            found = _json(response, self.host).get("tags") or []
+            found = json_object(response, self.host).get("tags") or []
             if not isinstance(found, list) or not all(isinstance(t, str) for t in found):
                 raise UpstreamInvalid(f"{self.host} sent a malformed tag list for {name}")
             tags += found
-            url = _next_page(response)
+            url = next_page(response)
         return tags
 
     async def tag_history(self, repo: str, tag: str) -> list[UpstreamMove] | None:
-        """The upstream's own record of ``tag`` (``_chainguard/history``, oldest first, every
-        ``Link`` page), or None when it serves no such API (404, 405, 501)."""
+        """The upstream's own record of ``tag``, oldest first, every ``Link`` page: from the
+        Tag History API, else the draft OCI extension (``tagtrail.upstream.history``); None
+        when it serves neither (404, 405, 501)."""
         name = self.repository(repo)
-        url: str | None = f"/v2/{name}/_chainguard/history/{tag}"
-        moves: list[UpstreamMove] = []
-        while url is not None:
-            response = await self._send("GET", url, name)
-            if response.status_code in _NO_HISTORY:
-                return None
-            self._expect(response, "GET", name, f"history of {tag}")
-            records = _json(response, self.host).get("history")
-            if not isinstance(records, list):
-                raise UpstreamInvalid(f"{self.host} sent a malformed history of {name}:{tag}")
-            for record in records:
-                try:
-                    moves.append(UpstreamMove(record["updateTimestamp"], record["digest"]))
-                except (KeyError, TypeError) as exc:
-                    raise UpstreamInvalid(
-                        f"{self.host} sent a malformed history record of {name}:{tag}"
-                    ) from exc
-            url = _next_page(response)
-        return moves
+
+        async def get(url: str) -> httpx.Response:
+            return await self._send("GET", url, name)
+
+        def expect(response: httpx.Response, what: str) -> None:
+            self._expect(response, "GET", name, what)
+
+        return await read_history(get, expect, self.host, name, tag)
 
     # -- blobs -------------------------------------------------------------------------------
+
+    async def head_blob(self, repo: str, digest: str) -> int | None:
+        """The blob's size as the upstream announces it; None when it has no such blob."""
+        name = self.repository(repo)
+        response = await self._send("HEAD", f"/v2/{name}/blobs/{digest}", name)
+        if response.status_code == 404:
+            return None
+        self._expect(response, "HEAD", name, digest)
+        length = response.headers.get("content-length", "")
+        if not length.isdigit():
+            raise UpstreamInvalid(f"{self.host} sent no size for the blob {digest} of {name}")
+        return int(length)
 
     @asynccontextmanager
     async def open_blob(self, repo: str, digest: str) -> AsyncIterator[BlobStream]:
@@ -241,44 +245,30 @@ class Upstream:
         ``UpstreamUnavailable`` when the connection drops: what was taken from it is then
         not the blob."""
         name = self.repository(repo)
-        algorithm, _, expected = digest.partition(":")
-        if algorithm not in ("sha256", "sha512") or not expected:
-            raise ValueError(f"not a digest: {digest[:80]!r}")
-        request = self._build("GET", f"/v2/{name}/blobs/{digest}")
-        # The blob's own bytes are what hash to its digest: no transfer encoding undone.
-        request.headers["Accept-Encoding"] = "identity"
-        response = await self._send_request(request, name, stream=True)
-        try:
-            if response.status_code == 404:
-                raise UpstreamNotFound(f"{self.host} has no blob {digest} in {name}")
-            if response.status_code != 200:
-                self._expect(response, "GET", name, digest)
-                raise UpstreamError(f"{self.host} answered {response.status_code} to a blob")
-            length = response.headers.get("content-length")
-            size = int(length) if length and length.isdigit() else None
-            yield BlobStream(size, self._checked(response, name, algorithm, expected))
-        finally:
-            await response.aclose()
-
-    async def _checked(
-        self, response: httpx.Response, name: str, algorithm: str, expected: str
-    ) -> AsyncIterator[bytes]:
-        hasher = hashlib.new(algorithm)
-        try:
-            async for chunk in response.aiter_raw():
-                hasher.update(chunk)
-                yield chunk
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(
-                f"{self.host} dropped the blob {algorithm}:{expected} of {name} midway"
-            ) from exc
-        if hasher.hexdigest() != expected:
-            raise UpstreamInvalid(
-                f"the blob {algorithm}:{expected} of {name} from {self.host} "
-                f"hashed to {algorithm}:{hasher.hexdigest()}"
-            )
+        url = str(self._http.base_url.join(f"/v2/{name}/blobs/{digest}"))
+        blob = BlobRequest(url, f"repository:{name}:pull", name, digest)
+        async with self._blobs.open(blob) as stream:
+            yield stream
 
     # -- sending -----------------------------------------------------------------------------
+
+    async def _answer(self, challenge: Challenge, scope: str) -> None:
+        """Run the keychain's answer to ``challenge`` (a token request, or Basic noted)
+        through the httpx client, for a request the blob stream sends."""
+        flow = self._keys.answer(challenge.scheme, challenge.params, scope)
+        try:
+            request = next(flow)
+            while True:
+                try:
+                    response = await self._http.send(request)
+                except httpx.TransportError as exc:
+                    raise UpstreamUnavailable(
+                        f"the token service of {self.host} did not answer: "
+                        f"{str(exc)[:200] or type(exc).__name__}"
+                    ) from exc
+                request = flow.send(response)
+        except StopIteration:
+            return
 
     def _build(self, method: str, url: str) -> httpx.Request:
         return self._http.build_request(method, url, headers={"Accept": ACCEPT})
@@ -331,6 +321,13 @@ class Upstream:
         raise UpstreamError(summary)
 
 
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    """httpx's default context (certifi's CAs), made once: loading the CAs takes ~50 ms,
+    which a mirror's first pull would otherwise wait for."""
+    return httpx.create_ssl_context()
+
+
 def _media_type(response: httpx.Response) -> str:
     media_type: str = response.headers.get("content-type", "")
     return media_type.split(";")[0].strip()
@@ -359,33 +356,5 @@ async def _read_capped(
     return bytes(data)
 
 
-def _json(response: httpx.Response, host: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise UpstreamInvalid(f"{host} answered {response.url.path} with no JSON") from exc
-    if not isinstance(body, dict):
-        raise UpstreamInvalid(f"{host} answered {response.url.path} with no JSON object")
-    return body
-
-
-def _next_page(response: httpx.Response) -> str | None:
-    """The ``Link`` header's ``rel="next"`` target, resolved against the request's URL."""
-    for link in response.links.values():
-        if "next" in link.get("rel", "").lower().split():
-            return str(response.url.join(link["url"]))
-    return None
-
-
 def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), None when absent or bad."""
-    raw = response.headers.get("retry-after", "").strip()
-    if not raw:
-        return None
-    if raw.isdigit():
-        return float(raw)
-    try:
-        moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(moment.timestamp() - time.time(), 0.0)
+    return retry_after(response.headers.get("retry-after", ""))
