@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -76,6 +77,10 @@ class SlowProxy(FaultProxy):
         await super()._handle(reader, writer, http)
 
 
+async def _settle(tasks: set[asyncio.Task[Any]]) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @contextmanager
 def slow_proxy(upstream: str) -> Iterator[SlowProxy]:
     """A running ``SlowProxy`` in front of ``upstream``, on a loop in a thread of its own."""
@@ -97,7 +102,8 @@ def slow_proxy(upstream: str) -> Iterator[SlowProxy]:
         pending = asyncio.all_tasks(loop)
         for task in pending:
             task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if pending:
+            loop.run_until_complete(_settle(pending))
         loop.close()
 
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import Progress, TaskID
 
+from tagtrail.cli.terminal_progress import terminal_progress
 from tagtrail.registry.gc import GcProgress
 
 
@@ -41,18 +32,6 @@ class _Bar:
 
 @contextmanager
 def gc_progress() -> Iterator[GcProgress | None]:
-    """Progress drawn on standard error while it is a terminal; None otherwise. The line is
-    erased at the end, before the report is printed."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("gc: {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-    ) as progress:
-        yield _Bar(progress)
+    """Progress drawn on standard error while it is a terminal; None otherwise."""
+    with terminal_progress("gc: ") as progress:
+        yield None if progress is None else _Bar(progress)

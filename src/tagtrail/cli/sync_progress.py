@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import Progress, TaskID
 
+from tagtrail.cli.terminal_progress import terminal_progress
 from tagtrail.registry.mirror_sync import TagCheckResult
 from tagtrail.registry.mirror_watch import WatchProgress
 
@@ -45,18 +36,6 @@ class _Bar:
 
 @contextmanager
 def sync_progress(name: str) -> Iterator[WatchProgress | None]:
-    """Progress drawn on standard error while it is a terminal; None otherwise. The line is
-    erased at the end, before the summary is printed."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("sync {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(file=sys.stderr),
-        transient=True,
-    ) as progress:
-        yield _Bar(progress, name)
+    """Progress drawn on standard error while it is a terminal; None otherwise."""
+    with terminal_progress("sync ") as progress:
+        yield None if progress is None else _Bar(progress, name)

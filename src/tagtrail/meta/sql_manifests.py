@@ -157,6 +157,17 @@ class SqlManifestStore(SqlStoreBase):
         return StoredManifest(Digest.stored(row[0]), row[1], bytes(row[2]))
 
     async def delete_tag(self, name: RepoName, tag: Tag) -> bool:
+        return await self._delete_tag(name, tag)
+
+    async def _delete_tag(
+        self,
+        name: RepoName,
+        tag: Tag,
+        *,
+        action: str | None = None,
+        previous_check_ms: int | None = None,
+    ) -> bool:
+        """Untag ``tag``, recording the deletion as ``untag`` does; False when it was not there."""
         async with self._write() as conn:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
@@ -167,7 +178,15 @@ class SqlManifestStore(SqlStoreBase):
             )
             if current is None:
                 return False
-            await untag(self._db, conn, repo_id, tag, current)
+            await untag(
+                self._db,
+                conn,
+                repo_id,
+                tag,
+                current,
+                action=action,
+                previous_check_ms=previous_check_ms,
+            )
             return True
 
     async def delete_manifest(self, name: RepoName, digest: Digest, protect_history: bool) -> bool:

@@ -28,7 +28,7 @@ from tagtrail.meta.schema import (
     tags,
 )
 from tagtrail.meta.sql_manifests import SqlManifestStore
-from tagtrail.meta.sql_tag_moves import point_tag, untag
+from tagtrail.meta.sql_tag_moves import point_tag
 from tagtrail.types import Digest, Manifest, RepoName, Tag, TagMove
 
 
@@ -109,26 +109,9 @@ class SqlMirrorStateStore(SqlManifestStore):
     async def record_mirrored_deletion(
         self, name: RepoName, tag: Tag, *, previous_check_ms: int | None
     ) -> bool:
-        async with self._write() as conn:
-            repo_id = await self._repo_id(conn, name)
-            if repo_id is None:
-                return False
-            await self._db.lock(conn, "tag", repo_id, tag)
-            current = await conn.scalar(
-                select(tags.c.digest).where(tags.c.repository_id == repo_id, tags.c.name == tag)
-            )
-            if current is None:
-                return False
-            await untag(
-                self._db,
-                conn,
-                repo_id,
-                tag,
-                current,
-                action=MIRROR_ACTION,
-                previous_check_ms=previous_check_ms,
-            )
-            return True
+        return await self._delete_tag(
+            name, tag, action=MIRROR_ACTION, previous_check_ms=previous_check_ms
+        )
 
     async def _import(
         self, conn: AsyncConnection, repo_id: int, tag: Tag, imported: Sequence[ImportedMove]

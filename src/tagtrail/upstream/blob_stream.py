@@ -25,11 +25,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -40,10 +38,10 @@ from tagtrail.upstream.errors import (
     UpstreamError,
     UpstreamInvalid,
     UpstreamNotFound,
-    UpstreamRateLimited,
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
+from tagtrail.upstream.responses import rate_limit_wait
 
 MAX_REDIRECTS = 10
 # The pieces handed on: big enough that per-piece costs (a queue put per listening response,
@@ -164,12 +162,12 @@ class BlobStreamer:
                     answered = True
                     continue
             if status == 429:
-                wait = retry_after(headers.get("Retry-After", ""))
-                if wait is None or waited + wait > self._max_retry_wait:
-                    after = "" if wait is None else f" (Retry-After {wait:.0f} s)"
-                    raise UpstreamRateLimited(
-                        f"{self.host} rate-limits GET {blob.name} blob{after}", wait
-                    )
+                wait = rate_limit_wait(
+                    headers.get("Retry-After", ""),
+                    waited,
+                    self._max_retry_wait,
+                    f"{self.host} rate-limits GET {blob.name} blob",
+                )
                 waited += wait
                 await self._sleep(wait)
                 continue
@@ -255,17 +253,3 @@ def _unavailable(host: str, url: URL, exc: BaseException) -> UpstreamUnavailable
     # not verified), never the request's headers; the URL's query stays out (signed URLs).
     reason = str(exc)[:200] or type(exc).__name__
     return UpstreamUnavailable(f"{host} did not answer GET {url.path}: {reason}")
-
-
-def retry_after(raw: str) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), None when absent or bad."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    if raw.isdigit():
-        return float(raw)
-    try:
-        moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(moment.timestamp() - time.time(), 0.0)

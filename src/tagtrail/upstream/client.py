@@ -35,20 +35,19 @@ from tagtrail.types import (
     is_digest_reference,
 )
 from tagtrail.upstream.auth import Keychain, ScopedAuth
-from tagtrail.upstream.blob_stream import BlobRequest, BlobStreamer, retry_after
+from tagtrail.upstream.blob_stream import BlobRequest, BlobStreamer
 from tagtrail.upstream.blob_stream import BlobStream as BlobStream  # re-exported
 from tagtrail.upstream.errors import (
     UpstreamError,
     UpstreamInvalid,
     UpstreamNotFound,
-    UpstreamRateLimited,
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
 from tagtrail.upstream.history import UpstreamMove, read_history
 from tagtrail.upstream.names import api_url, upstream_repository
 from tagtrail.upstream.rate_limit import RateLimitedTransport
-from tagtrail.upstream.responses import json_object, next_page
+from tagtrail.upstream.responses import json_object, next_page, rate_limit_wait
 
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST))
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -299,12 +298,12 @@ class Upstream:
             if response.status_code != 429:
                 return response
             await response.aclose()
-            wait = _retry_after(response)
-            if wait is None or waited + wait > self.max_retry_wait:
-                after = "" if wait is None else f" (Retry-After {wait:.0f} s)"
-                raise UpstreamRateLimited(
-                    f"{self.host} rate-limits {request.method} {request.url.path}{after}", wait
-                )
+            wait = rate_limit_wait(
+                response.headers.get("retry-after", ""),
+                waited,
+                self.max_retry_wait,
+                f"{self.host} rate-limits {request.method} {request.url.path}",
+            )
             waited += wait
             await self._sleep(wait)
 
@@ -354,7 +353,3 @@ async def _read_capped(
     except httpx.TransportError as exc:
         raise UpstreamUnavailable(f"{host} dropped the manifest {name}:{reference}") from exc
     return bytes(data)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after(response.headers.get("retry-after", ""))

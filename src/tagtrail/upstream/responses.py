@@ -1,13 +1,15 @@
-"""Reading an upstream's JSON answers and their ``Link`` pages, shared by the tag list and the
-tag history readers."""
+"""Reading an upstream's answers: JSON bodies and their ``Link`` pages (the tag list and tag
+history readers), and how long a ``429`` asks to wait (the httpx requests and the blob stream)."""
 
 from __future__ import annotations
 
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from tagtrail.upstream.errors import UpstreamInvalid
+from tagtrail.upstream.errors import UpstreamInvalid, UpstreamRateLimited
 
 
 def json_object(response: httpx.Response, host: str) -> dict[str, Any]:
@@ -27,3 +29,28 @@ def next_page(response: httpx.Response) -> str | None:
         if "next" in link.get("rel", "").lower().split():
             return str(response.url.join(link["url"]))
     return None
+
+
+def retry_after(raw: str) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), None when absent or bad."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if raw.isdigit():
+        return float(raw)
+    try:
+        moment = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(moment.timestamp() - time.time(), 0.0)
+
+
+def rate_limit_wait(header: str, waited: float, limit: float, what: str) -> float:
+    """Seconds to wait before asking again after a ``429`` whose ``Retry-After`` is ``header``,
+    ``waited`` seconds having been waited out already for this request; UpstreamRateLimited
+    ("<what> (Retry-After n s)") when it names no wait or the wait would exceed ``limit``."""
+    wait = retry_after(header)
+    if wait is None or waited + wait > limit:
+        after = "" if wait is None else f" (Retry-After {wait:.0f} s)"
+        raise UpstreamRateLimited(f"{what}{after}", wait)
+    return wait
