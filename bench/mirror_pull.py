@@ -39,7 +39,8 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 BIG = 100 * 1024 * 1024
 
 
-def _push_blob(http: httpx.Client, repo: str, data: bytes) -> str:
+def push_blob(http: httpx.Client, repo: str, data: bytes) -> str:
+    """Push ``data`` as a blob of ``repo`` in one monolithic PUT; its digest."""
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     started = http.post(f"/v2/{repo}/blobs/uploads/")
     location = httpx.URL(started.headers["location"])
@@ -58,7 +59,7 @@ def _push_small(url: str, repo: str) -> None:
     layer = b"x" * 1024
     with httpx.Client(base_url=url, timeout=60) as http:
         descriptors = [
-            {"mediaType": kind, "digest": _push_blob(http, repo, data), "size": len(data)}
+            {"mediaType": kind, "digest": push_blob(http, repo, data), "size": len(data)}
             for kind, data in (
                 ("application/vnd.oci.image.config.v1+json", config),
                 ("application/vnd.oci.image.layer.v1.tar", layer),
@@ -131,7 +132,7 @@ def _warm_blob_path(upstream: httpx.Client, tagtrail: str) -> None:
     its first queries), which every worker pays once. Several, so that each worker serves
     one, most likely."""
     for index in range(4 * (os.cpu_count() or 1)):
-        digest = _push_blob(upstream, f"bench/warm{index}", os.urandom(1024 * 1024))
+        digest = push_blob(upstream, f"bench/warm{index}", os.urandom(1024 * 1024))
         pulled = httpx.get(f"{tagtrail}/v2/dist/bench/warm{index}/blobs/{digest}", timeout=60)
         assert pulled.status_code == 200, pulled.text
 
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.part != "a":
                 _warm_blob_path(http, tagtrail.url)
             for index in range(args.repetitions if args.part != "a" else 0):
-                digest = _push_blob(http, f"bench/big{index}", os.urandom(BIG))
+                digest = push_blob(http, f"bench/big{index}", os.urandom(BIG))
                 direct.append(
                     _download_seconds(f"{upstream.url}/v2/bench/big{index}/blobs/{digest}")
                 )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.mirror_pull import push_blob
 from bench.servers import start_distribution
 from tagtrail.blobs.filesystem import FilesystemDriver
 from tagtrail.meta.mirror_state import Watch
@@ -65,15 +65,7 @@ def _push(url: str, tags: int) -> None:
         layer = os.urandom(1024)
         descriptors = []
         for data in (config, layer):
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            started = http.post(f"/v2/{REPO}/blobs/uploads/")
-            location = httpx.URL(started.headers["location"])
-            done = http.put(
-                str(http.base_url.join(location.path).copy_with(query=location.query)),
-                params={**dict(location.params), "digest": digest},
-                content=data,
-            )
-            assert done.status_code == 201, done.text
+            digest = push_blob(http, REPO, data)
             descriptors.append({"digest": digest, "size": len(data)})
         manifest = json.dumps(
             {

@@ -10,8 +10,11 @@ import contextlib
 import io
 import logging
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -111,3 +114,38 @@ def one_line_error(done: subprocess.CompletedProcess[str], code: int = 1) -> str
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("tagtrail: "), done.stderr
     return lines[0]
+
+
+def tagtrail_on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """``tagtrail`` as a process whose standard error is a terminal (a pty), standard output a
+    pipe: its exit status, what it drew on the terminal, and what it printed."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tagtrail", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env={**_environment(None), "TERM": "xterm-256color", "COLUMNS": "120"},
+    )
+    os.close(terminal)
+    drawn = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(controller, 65536)
+                except OSError:  # EIO: the process closed its side
+                    break
+                if not chunk:
+                    break
+                drawn += chunk
+            elif process.poll() is not None:
+                break
+        stdout = process.communicate(timeout=30)[0].decode()
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+    return process.wait(), drawn.decode(errors="replace"), stdout

@@ -3,19 +3,13 @@ human units, a report on standard output that a pipe reads clean."""
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from tests.api.helpers import random_bytes, sha256
-from tests.cli.helpers import tagtrail
+from tests.cli.helpers import tagtrail, tagtrail_on_a_terminal
 from tests.reliability.test_gc import push_image
 from tests.reliability.test_gc_orphans import blob_key, plant_file
 from tests.server import RunningServer
@@ -54,38 +48,8 @@ def test_on_a_terminal_progress_goes_to_it_and_the_report_stays_clean(
     start_registry: Callable[..., RunningServer],
 ) -> None:
     data, orphan = server_with_garbage(start_registry)
-    controller, terminal = pty.openpty()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tagtrail", "gc", "--dry-run", "--data-dir", str(data)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-        env={**clean, "TERM": "xterm-256color", "COLUMNS": "120"},
-    )
-    os.close(terminal)
-    drawn = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(controller, 65536)
-                except OSError:  # EIO: the process closed its side
-                    break
-                if not chunk:
-                    break
-                drawn += chunk
-            elif process.poll() is not None:
-                break
-        stdout = process.communicate(timeout=30)[0].decode()
-    finally:
-        os.close(controller)
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, drawn
-    shown = drawn.decode(errors="replace")
+    code, shown, stdout = tagtrail_on_a_terminal("gc", "--dry-run", "--data-dir", str(data))
+    assert code == 0, shown
     for phase in ("repositories", "unlinked blobs", "expired uploads", "stored blobs"):
         assert f"gc: {phase}" in shown, shown
     report_lines(stdout, orphan)

@@ -6,12 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +16,7 @@ from tagtrail.config import Settings
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.types import OCI_INDEX, Digest, RepoName
 from tests.auth.cli import admin, admin_cli
+from tests.cli.helpers import tagtrail_on_a_terminal
 from tests.mirror.upstreams import OCI_MANIFEST, Distribution, push_image
 from tests.mirror.watching import fresh_repository
 from tests.server import free_port
@@ -111,39 +106,11 @@ def test_sync_on_a_terminal_shows_progress_and_keeps_the_summary_clean(
     repo = fresh_repository()
     push_image(distribution_http, repo, "latest")
     admin(data, "mirror", "add", "dist", distribution.url, "--no-check")
-    controller, terminal = pty.openpty()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")}
-    command = [sys.executable, "-m", "tagtrail", "admin", "--data-dir", str(data)]
-    process = subprocess.Popen(
-        [*command, "mirror", "sync", f"dist/{repo}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-        env={**clean, "TERM": "xterm-256color", "COLUMNS": "120"},
+    code, drawn, stdout = tagtrail_on_a_terminal(
+        "admin", "--data-dir", str(data), "mirror", "sync", f"dist/{repo}"
     )
-    os.close(terminal)
-    drawn = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.5)
-            if ready:
-                try:
-                    chunk = os.read(controller, 65536)
-                except OSError:  # EIO: the process closed its side
-                    break
-                if not chunk:
-                    break
-                drawn += chunk
-            elif process.poll() is not None:
-                break
-        stdout = process.communicate(timeout=30)[0].decode()
-    finally:
-        os.close(controller)
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 0, drawn
-    assert f"sync dist/{repo}: " in drawn.decode(errors="replace")
+    assert code == 0, drawn
+    assert f"sync dist/{repo}: " in drawn
     assert stdout == f"sync dist/{repo}: 1 tags, 1 checked, 1 moved, 0 failed\n"
 
 
