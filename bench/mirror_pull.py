@@ -11,8 +11,13 @@ A local CNCF Distribution (Debian's ``docker-registry``) is the upstream of tagt
 (b) the first pull of a new 100 MB blob through the mirror (fetched from the upstream, streamed
     to the client while stored) against a GET of the same blob from Distribution directly, with
     curl; each repetition pushes a new blob. Expected ratio >= 0.8.
+(c) the same as (b) with the upstream a network link away (``bench.paced_proxy``, 1 Gbit/s by
+    default, ``--link-mbit``): Distribution behind the paced proxy, pulled through it directly
+    and through a second mirror (``paced``) of it. (b) measures what the mirror's streaming
+    costs when the upstream sends at memory speed; (c) whether a first pull keeps an upstream's
+    real pace.
 
-    .venv/bin/python -m bench.mirror_pull [--seconds 5] [--repetitions 3] [--part a|b]
+    .venv/bin/python -m bench.mirror_pull [--seconds 5] [--repetitions 3] [--part a|b|c]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pathlib import Path
 import httpx
 
 from bench.loadgen import wrk
+from bench.paced_proxy import PacedProxy
 from bench.servers import start_distribution, start_tagtrail
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -146,10 +152,10 @@ def _report_rates(local: list[float], mirror: list[float], repetitions: int, sec
     print(f"    ratio                   {mirror_rps / local_rps:10.2f}  (expected >= 0.9)")
 
 
-def _report_pulls(direct: list[float], through: list[float]) -> None:
+def _report_pulls(title: str, direct: list[float], through: list[float]) -> None:
     """Medians, and every repetition: the first pull's pace varies with what else runs."""
     direct_s, through_s = statistics.median(direct), statistics.median(through)
-    print(f"(b) first pull of a new 100 MB blob, curl, median of {len(direct)}")
+    print(f"{title}, curl, median of {len(direct)}")
     print(f"    from Distribution       {BIG / direct_s / 1e6:10.0f} MB/s")
     print(f"    through the mirror      {BIG / through_s / 1e6:10.0f} MB/s")
     print(f"    ratio                   {direct_s / through_s:10.2f}  (expected >= 0.8)")
@@ -163,17 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--part", choices=("a", "b"), help="measure (a) or (b) only")
+    parser.add_argument("--part", choices=("a", "b", "c"), help="measure one part only")
+    parser.add_argument("--link-mbit", type=float, default=1000, help="(c)'s link, Mbit/s")
     args = parser.parse_args(argv)
+    parts = {args.part} if args.part else {"a", "b", "c"}
     work = Path(tempfile.mkdtemp(prefix="tagtrail-mirror-pull-"))
     upstream = start_distribution(work / "distribution")
     tagtrail = None
+    paced = PacedProxy(upstream.port, args.link_mbit * 1e6 / 8).start()
     try:
         data = work / "tagtrail"
         _tagtrail_cli(data, "db", "upgrade")
-        _tagtrail_cli(
-            data, "admin", "mirror", "add", "dist", upstream.url, "--check-interval", "1h"
-        )
+        for prefix, url in (("dist", upstream.url), ("paced", paced.url)):
+            _tagtrail_cli(data, "admin", "mirror", "add", prefix, url, "--check-interval", "1h")
         tagtrail = start_tagtrail(data, workers=os.cpu_count() or 1)
         _push_small(upstream.url, "bench/small")
         _push_small(tagtrail.url, "local/small")
@@ -186,28 +194,34 @@ def main(argv: list[str] | None = None) -> int:
             assert time.monotonic() < deadline, "the mirror did not serve"
             time.sleep(0.2)
         local_rates, mirror_rates = [], []
-        for _ in range(args.repetitions if args.part != "b" else 0):
+        for _ in range(args.repetitions if "a" in parts else 0):
             local_rates.append(_rate(local, args.seconds))
             mirror_rates.append(_rate(mirrored, args.seconds))
-        direct, through = [], []
+        pulls: dict[str, tuple[list[float], list[float]]] = {}
         with httpx.Client(base_url=upstream.url, timeout=300) as http:
-            if args.part != "a":
+            if parts & {"b", "c"}:
                 _warm_blob_path(http, tagtrail.url)
-            for index in range(args.repetitions if args.part != "a" else 0):
-                digest = push_blob(http, f"bench/big{index}", os.urandom(BIG))
-                direct.append(
-                    _download_seconds(f"{upstream.url}/v2/bench/big{index}/blobs/{digest}")
-                )
-                through.append(
-                    _download_seconds(f"{tagtrail.url}/v2/dist/bench/big{index}/blobs/{digest}")
-                )
+            for part, prefix, source in (("b", "dist", upstream.url), ("c", "paced", paced.url)):
+                for index in range(args.repetitions if part in parts else 0):
+                    repo = f"bench/big{part}{index}"
+                    digest = push_blob(http, repo, os.urandom(BIG))
+                    direct, through = pulls.setdefault(part, ([], []))
+                    direct.append(_download_seconds(f"{source}/v2/{repo}/blobs/{digest}"))
+                    through.append(
+                        _download_seconds(f"{tagtrail.url}/v2/{prefix}/{repo}/blobs/{digest}")
+                    )
         if local_rates:
             _report_rates(local_rates, mirror_rates, args.repetitions, args.seconds)
-        if direct:
-            _report_pulls(direct, through)
+        titles = {
+            "b": "(b) first pull of a new 100 MB blob",
+            "c": f"(c) the same, the upstream behind a {args.link_mbit:g} Mbit/s link",
+        }
+        for part, (direct, through) in pulls.items():
+            _report_pulls(titles[part], direct, through)
     finally:
         if tagtrail is not None:
             tagtrail.stop()
+        paced.stop()
         upstream.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.s3 import S3Endpoint, moto_server
+from tests.s3 import S3Endpoint, s3_server
 from tests.server import RunningServer, start_server
 from tests.ssl_context import SHARED
 
@@ -49,11 +49,17 @@ MARKED = {
         "meta/test_store_identity.py",
         "blobs/test_s3_marker.py",
         "client/test_openapi.py",
+        "client/test_pin_min_age.py",
+        "events/test_delivery_processes.py",
+        "unit/test_rgw.py",
+        "api/test_blob_head_s3.py",
+        "reliability/test_multipart_crash.py",
+        "blobs/test_s3_multipart_orphans.py",
     ),
 }
 
 
-# Parameters that make a test slow wherever it lives: "s3" runs it against moto's S3 server.
+# Parameters that make a test slow wherever it lives: "s3" runs it against Ceph's RADOS Gateway.
 SLOW_PARAMETERS = ("s3",)
 
 
@@ -104,6 +110,7 @@ def client(server: RunningServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="session")
 def s3() -> Iterator[S3Endpoint]:
-    """moto's S3 server for the whole session; each user makes its own bucket."""
-    with moto_server() as endpoint:
+    """Ceph's RADOS Gateway for the whole session (of this xdist worker: tests/s3.py says
+    why), started when a test first needs it; each user makes its own bucket."""
+    with s3_server() as endpoint:
         yield endpoint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -153,6 +154,18 @@ class Settings(BaseSettings):
         gt=0,
         description="most requests a second the watches of one worker send to upstreams",
     )
+    webhook_retry_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="wait after a webhook delivery's first failed attempt; doubled after "
+        "each further one, up to an hour",
+    )
+    webhook_give_up_seconds: float = Field(
+        86_400.0, gt=0, description="a webhook delivery failing this long is failed for good"
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="longest wait for a webhook receiver's answer"
+    )
     history_retention_days: int | None = Field(
         None, ge=1, description="gc keeps what history records of this many days name; None: all"
     )
@@ -188,6 +201,13 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         "info", description="how much the server logs"
     )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="server log lines: one JSON object each, or plain text"
+    )
+    metrics_allow: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="networks whose callers may read /metrics (others get a 404)",
+    )
 
     @field_serializer("database_url", "admin_password", when_used="json-unless-none")
     def _reveal_secrets(self, value: SecretStr, info: SerializationInfo) -> str | SecretStr:
@@ -197,6 +217,16 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_log_level(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"metrics_allow: {network!r} is not a network") from exc
+        return value
 
     @field_validator("listen")
     @classmethod

@@ -158,6 +158,12 @@ SETTING_INVALID = _entry(
 CONFLICT = _entry(
     "CONFLICT", 409, "already exists", "An account, organisation or token already exists."
 )
+TAG_IMMUTABLE = _entry(
+    "TAG_IMMUTABLE",
+    409,
+    "the tag is immutable",
+    "An immutable-tag rule covers the tag: it may be created once, never moved or deleted.",
+)
 
 UNAVAILABLE = _entry(
     "UNAVAILABLE",

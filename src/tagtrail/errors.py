@@ -26,9 +26,10 @@ the code, status and default message of the entry each class names in ``error_co
     │   └── BlobTooLarge              TOO_LARGE: an upload
     ├── TooManyRequests               TOOMANYREQUESTS: too many open uploads (429)
     ├── Unsupported                   UNSUPPORTED: refused by policy (405)
+    ├── Conflict                      CONFLICT: an account, organisation or token exists (409)
+    │   └── TagImmutable              TAG_IMMUTABLE: an immutable-tag rule refuses the move
     ├── Unauthorized                  UNAUTHORIZED: no valid credentials or scope (401)
-    ├── Denied                        DENIED: authenticated, but not allowed (403)
-    └── Conflict                      CONFLICT: an account, organisation or token exists (409)
+    └── Denied                        DENIED: authenticated, but not allowed (403)
 
 The second column is the class's entry in ``error_codes`` (tests/unit/test_errors.py holds
 this drawing to the classes). Errors of one use live with it and name their entries the same
@@ -188,3 +189,7 @@ class Denied(RegistryError):
 
 class Conflict(RegistryError):
     error_code = error_codes.CONFLICT
+
+
+class TagImmutable(Conflict):
+    error_code = error_codes.TAG_IMMUTABLE

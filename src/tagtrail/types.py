@@ -107,9 +107,14 @@ class Manifest:
 
 @dataclass(frozen=True, slots=True)
 class StoredManifest:
+    """A manifest as a pull answers it. ``modified_ms``: what its ``Last-Modified`` says, the
+    time the tag moved to this digest when it was looked up by tag (its latest history
+    record), else the time the digest was stored in the repository."""
+
     digest: Digest
     media_type: str
     content: bytes
+    modified_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +133,13 @@ HistoryEvent = Literal["created", "deleted"]
 class HistoryRecord:
     """One move of a tag: it was pointed at ``digest`` (created) or removed (deleted).
 
-    ``action``: how, where it is known: ``mirror`` (a move seen on a mirror's upstream, at
-    ``timestamp_ms``, made after ``previous_check_ms`` when that is known) or ``import`` (a record
-    of the upstream's own history, with its timestamp); None for a push or an older record.
+    ``action``: how (``MoveBy``'s actions): ``push``, ``delete``, ``restore``, ``mirror`` (a
+    move seen on a mirror's upstream, at ``timestamp_ms``, made after ``previous_check_ms`` when
+    that is known) or ``import`` (a record of the upstream's own history, with its timestamp).
+    Records from before actions were kept read as ``push`` (created) or ``delete`` (deleted).
+    ``actor``: who (``MoveBy.actor``), None when unknown (records from before actors were kept).
+    ``previous``: the digest the tag pointed to just before the record (a deletion's own digest;
+    None for a tag that did not exist), where the read asked for it (``with_previous``).
     """
 
     timestamp_ms: int
@@ -140,10 +149,34 @@ class HistoryRecord:
     size: int
     action: str | None = None
     previous_check_ms: int | None = None
+    actor: str | None = None
+    previous: Digest | None = None
 
     @property
     def timestamp(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class MoveBy:
+    """Who made a tag move and how: what its history record (and its event) says of it.
+
+    ``action``: "push", "delete", "restore", "mirror" or "import". ``actor``: a user's name,
+    ``token:<id>`` for a token's bearer, ``mirror:<prefix>``, ``anonymous`` where auth is off;
+    None when unknown. ``previous_check_ms``: a mirror's check before the one that saw the
+    move. ``rule``: the immutable-tag rule covering the tag (named in a refusal), or None.
+    """
+
+    action: str
+    actor: str | None = None
+    previous_check_ms: int | None = None
+    rule: str | None = None
+
+
+# Who-unknown moves, for callers that know no actor (records from before actors were kept read
+# the same way).
+PUSHED = MoveBy("push")
+DELETED = MoveBy("delete")
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,11 +33,12 @@ CALLERS: dict[str, Caller] = {
 
 
 def _snapshot(response: httpx.Response, name: str) -> Snapshot:
-    """Everything but Date, with the repository name replaced (the names are equally long)."""
+    """Everything but Date and X-Request-Id (each request's own), with the repository name
+    replaced (the names are equally long)."""
     headers = sorted(
         (key.lower(), value.replace(name, "<name>"))
         for key, value in response.headers.multi_items()
-        if key.lower() != "date"
+        if key.lower() not in ("date", "x-request-id")
     )
     return response.status_code, headers, response.content.replace(name.encode(), b"<name>")
 

@@ -30,11 +30,30 @@ from tests.server import RunningServer, free_port
 from tests.ssl_context import SHARED
 
 
-def expected(db: list[DbRecord], *, newest_first: bool = True) -> list[dict[str, str]]:
-    records = [
-        {"updateTimestamp": format_timestamp(r.ts_ms), "digest": r.digest, "event": r.event}
-        for r in db
-    ]
+def expected(
+    db: list[DbRecord], *, newest_first: bool = True, window: slice = slice(None), who: bool = True
+) -> list[dict[str, str]]:
+    """The records of ``db[window]`` as ``-o json`` lists them. The registry runs without
+    auth, so every caller may push and is told who moved the tag (``anonymous``: nobody signs
+    in), how, and the digest it pointed to before (from the record before, even outside the
+    window). ``who`` False: without those (csv has no columns for them)."""
+    records: list[dict[str, str]] = []
+    for index, r in enumerate(db):
+        record = {
+            "updateTimestamp": format_timestamp(r.ts_ms),
+            "digest": r.digest,
+            "event": r.event,
+        }
+        records.append(record)
+        if not who:
+            continue
+        record |= {"action": "push" if r.event == "created" else "delete", "actor": "anonymous"}
+        before = db[index - 1] if index else None
+        if r.event == "deleted":
+            record["previous"] = r.digest
+        elif before is not None and before.event == "created":
+            record["previous"] = before.digest
+    records = records[window]
     return records[::-1] if newest_first else records
 
 
@@ -61,7 +80,7 @@ def test_csv_matches_the_database(moved: Moved) -> None:
     result = run_cli("history", moved.ref, "-o", "csv")
     assert result.code == 0, result.err
     rows = list(csv.DictReader(io.StringIO(result.out)))
-    assert rows == expected(moved.db)
+    assert rows == expected(moved.db, who=False)
     assert result.out.splitlines()[0] == "updateTimestamp,digest,event"
 
 
@@ -69,9 +88,10 @@ def test_table_matches_the_database(moved: Moved) -> None:
     result = run_cli("history", moved.ref)
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert lines[0].split() == ["UPDATED", "DIGEST", "EVENT"]
+    assert lines[0].split() == ["UPDATED", "DIGEST", "EVENT", "ACTION", "BY"]
     assert [line.split() for line in lines[1:-2]] == [
-        [r["updateTimestamp"], r["digest"], "created"] for r in expected(moved.db)
+        [r["updateTimestamp"], r["digest"], "created", "push", "anonymous"]
+        for r in expected(moved.db)
     ]
     assert lines[-2:] == ["", f"{moved.ref} points to {moved.digests[-1]}"]
     assert result.err == ""
@@ -92,7 +112,7 @@ def test_start_and_end_window(moved: Moved) -> None:
         format_timestamp(last.ts_ms),
     )
     assert result.code == 0, result.err
-    assert result.json() == expected(moved.db[900:1701], newest_first=False)
+    assert result.json() == expected(moved.db, newest_first=False, window=slice(900, 1701))
 
 
 def test_durations_and_dates(moved: Moved) -> None:
@@ -204,30 +224,39 @@ def test_deletions_and_the_state_now(registry: RunningServer) -> None:
     result = run_cli("history", ref, "-o", "json")
     assert result.code == 0, result.err
     assert result.json() == expected(db)
-    assert result.json()[0] == {"updateTimestamp": deleted_at, "digest": second, "event": "deleted"}
+    assert result.json()[0] == {
+        "updateTimestamp": deleted_at,
+        "digest": second,
+        "event": "deleted",
+        "action": "delete",
+        "actor": "anonymous",
+        "previous": second,
+    }
     assert result.err == f"tagtrail: note: {ref} is deleted (since {deleted_at})\n"
     assert yaml.safe_load(run_cli("history", ref, "-o", "yaml").out) == expected(db)
     rows = list(csv.DictReader(io.StringIO(run_cli("history", ref, "-o", "csv").out)))
-    assert rows == expected(db)
+    assert rows == expected(db, who=False)
     table = run_cli("history", ref)
     assert table.code == 0, table.err
     lines = table.out.splitlines()
-    assert lines[1].split() == [deleted_at, second, "deleted"]
+    assert lines[1].split() == [deleted_at, second, "deleted", "delete", "anonymous"]
     assert lines[-1] == f"{ref} is deleted (since {deleted_at})"
     # A window that ends before the deletion still tells what the tag is now.
     before = run_cli("history", ref, "--end", format_timestamp(db[1].ts_ms))
-    assert [line.split()[-1] for line in before.out.splitlines()[1:-2]] == ["created"] * 2
+    assert [line.split()[2] for line in before.out.splitlines()[1:-2]] == ["created"] * 2
     assert before.out.splitlines()[-1] == f"{ref} is deleted (since {deleted_at})"
     # --start is inclusive to the millisecond: a microsecond later leaves that record out.
     since = run_cli("history", ref, "-o", "json", "--start", format_timestamp(db[1].ts_ms))
-    assert since.json() == expected(db[1:])
+    assert since.json() == expected(db, window=slice(1, None))
     later = format_timestamp(db[1].ts_ms).replace("Z", "001Z")
-    assert run_cli("history", ref, "-o", "json", "--start", later).json() == expected(db[2:])
+    assert run_cli("history", ref, "-o", "json", "--start", later).json() == expected(
+        db, window=slice(2, None)
+    )
     # Tagged again, the tag is live.
     with httpx.Client(base_url=registry.url, timeout=30, verify=SHARED) as client:
         again = put_tag(client, name, tag, small_manifest(f"{name}:{tag}#again"))
     live = run_cli("history", ref)
     assert live.code == 0, live.err
-    assert live.out.splitlines()[1].split()[1:] == [again, "created"]
+    assert live.out.splitlines()[1].split()[1:] == [again, "created", "push", "anonymous"]
     assert live.out.splitlines()[-1] == f"{ref} points to {again}"
     assert run_cli("history", ref, "-o", "json").err == ""

@@ -1,6 +1,6 @@
 """``tagtrail history`` of a tag a tagtrail mirror recorded: the registry's ``dev.tagtrail``
 annotations become "between A and B" in the table and ``origin``/``movedAfter`` in json and
-yaml; a tag with pushed records only reads exactly as before."""
+yaml; a tag with pushed records only reads as before, plus who pushed (auth is off here)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,17 @@ def test_mirrored_records_read_between_two_checks(registry: RunningServer) -> No
 
     listed = run_cli("history", ref, "-o", "json", "--oldest-first")
     assert listed.code == 0, listed.err
+    # Auth is off: every caller may push, so each record also says how, by whom (pushed
+    # here, so anonymous), and where the tag pointed before.
     assert json.loads(listed.out) == [
-        {"updateTimestamp": when[0], "digest": digests[0], "event": "created", "origin": "import"},
+        {
+            "updateTimestamp": when[0],
+            "digest": digests[0],
+            "event": "created",
+            "origin": "import",
+            "action": "import",
+            "actor": "anonymous",
+        },
         *(
             {
                 "updateTimestamp": when[i],
@@ -56,6 +65,9 @@ def test_mirrored_records_read_between_two_checks(registry: RunningServer) -> No
                 "event": "created",
                 "origin": "mirror",
                 "movedAfter": after[i - 1],
+                "action": "mirror",
+                "actor": "anonymous",
+                "previous": digests[i - 1],
             }
             for i in (1, 2)
         ),
@@ -85,8 +97,11 @@ def test_pushed_records_read_as_before(registry: RunningServer) -> None:
     when = [format_timestamp(r.ts_ms) for r in db_history(registry, name, tag)]
     ref = f"{registry.host}/{name}:{tag}"
     listed = run_cli("history", ref, "-o", "json", "--oldest-first")
+    who = [{"action": "push", "actor": "anonymous"}, {"action": "push", "actor": "anonymous"}]
+    who[1]["previous"] = digests[0]
     assert json.loads(listed.out) == [
-        {"updateTimestamp": when[i], "digest": digests[i], "event": "created"} for i in (0, 1)
+        {"updateTimestamp": when[i], "digest": digests[i], "event": "created", **who[i]}
+        for i in (0, 1)
     ]
     table = run_cli("history", ref).out.splitlines()
     assert [line.split()[0] for line in table[1:3]] == [when[1], when[0]]

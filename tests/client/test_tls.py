@@ -17,6 +17,7 @@ import trustme
 
 from tagtrail.times import format_timestamp
 from tests.client.helpers import (
+    Result,
     assert_one_line_error,
     db_history,
     docker_config,
@@ -92,6 +93,13 @@ def trusting(tls: TlsRegistry, tmp_path: Path) -> dict[str, str | None]:
     }
 
 
+def records(result: Result) -> list[dict[str, str]]:
+    """The listed records' time, digest and event (who moved the tag, which these registries
+    tell every caller, as auth is off or the caller is the admin, is not these tests' point)."""
+    keys = ("updateTimestamp", "digest", "event")
+    return [{key: record[key] for key in keys} for record in result.json()]
+
+
 def expected(server: RunningServer) -> list[dict[str, str]]:
     return [
         {"updateTimestamp": format_timestamp(r.ts_ms), "digest": r.digest, "event": r.event}
@@ -103,13 +111,13 @@ def test_history_speaks_https_to_a_loopback_registry(tls: TlsRegistry, tmp_path:
     env = trusting(tls, tmp_path)
     result = run_cli("history", tls.ref, "-o", "json", env=env)
     assert result.code == 0, result.err
-    assert result.json() == expected(tls.server)
+    assert records(result) == expected(tls.server)
     localhost = tls.ref.replace("127.0.0.1", "localhost")
     by_name = run_cli("history", localhost, "-o", "json", env=env)
     assert by_name.code == 0, by_name.err
-    assert by_name.json() == expected(tls.server)
+    assert records(by_name) == expected(tls.server)
     ipv4 = run_cli("history", f"https://{tls.ref}", "-o", "json", env=env)
-    assert ipv4.json() == expected(tls.server)
+    assert records(ipv4) == expected(tls.server)
 
 
 def test_pin_restore_login_and_auth_token_over_tls(tls: TlsRegistry, tmp_path: Path) -> None:
@@ -167,7 +175,7 @@ def test_an_untrusted_certificate_is_one_line_and_never_falls_back(
     assert_one_line_error(run_cli("pin", str(dockerfile), env=env), "not trusted", "--insecure")
     insecure = run_cli("history", tls.ref, "-o", "json", "--insecure", env=env)
     assert insecure.code == 0, insecure.err
-    assert insecure.json() == expected(tls.server)
+    assert records(insecure) == expected(tls.server)
 
 
 def test_plain_http_to_a_tls_registry_is_said_in_words(tls: TlsRegistry, tmp_path: Path) -> None:
@@ -187,7 +195,7 @@ def test_a_plain_loopback_registry_without_flags_and_https_to_it(
     ref = f"{plain.host}/{NAME}:{TAG}"
     result = run_cli("history", ref, "-o", "json")
     assert result.code == 0, result.err
-    assert result.json() == expected(plain)
+    assert records(result) == expected(plain)
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(f"FROM {ref}\n")
     assert run_cli("pin", str(dockerfile)).code == 0

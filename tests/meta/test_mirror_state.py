@@ -56,9 +56,11 @@ async def test_a_mirrored_move_is_recorded_with_its_action_and_previous_check(
     assert await store.missing_blobs(NAME, list(two.blob_refs)) == list(two.blob_refs)
 
 
-async def test_pushed_records_have_no_action(store: MetadataStore) -> None:
+async def test_pushed_records_have_the_push_action_and_no_previous_check(
+    store: MetadataStore,
+) -> None:
     await store.put_manifest(NAME, manifest(1), TAG)
-    assert [(a, p) for _, _, a, p in await _records(store)] == [(None, None)]
+    assert [(a, p) for _, _, a, p in await _records(store)] == [("push", None)]
 
 
 async def test_an_upstream_deletion_untags_records_and_keeps_the_manifest(

@@ -24,6 +24,9 @@ TIMESTAMP = "org.opencontainers.distribution.tag.timestamp"
 ORIGIN = "dev.tagtrail.origin"
 MOVED_AFTER = "dev.tagtrail.moved-after"
 EVENT = "org.opencontainers.distribution.tag.event"
+# Who and how: auth is off on the mirror, so every caller is told.
+ACTION, ACTOR = "dev.tagtrail.action", "dev.tagtrail.actor"
+PREVIOUS = "dev.tagtrail.previous"
 
 
 def chainguard(client: httpx.Client, name: str, tag: str) -> httpx.Response:
@@ -97,6 +100,9 @@ def test_first_check_imports_the_upstream_history_then_records_moves(
             EVENT: "created",
             ORIGIN: "mirror",
             MOVED_AFTER: format_timestamp(before_move),
+            ACTION: "mirror",
+            ACTOR: "mirror:m",
+            PREVIOUS: pushed[-1].digest,
         }
         assert (newest["mediaType"], newest["size"]) == (OCI_MANIFEST, len(fourth.manifest))
         # _chainguard/history keeps its wire format: the observation time, nothing more.
@@ -127,6 +133,8 @@ def test_an_upstream_without_history_api_imports_nothing(
                 TIMESTAMP: seen_at,
                 EVENT: "created",
                 ORIGIN: "mirror",
+                ACTION: "mirror",
+                ACTOR: "mirror:d",
             },
         )
         record = {"updateTimestamp": seen_at, "digest": image.digest}
@@ -152,8 +160,11 @@ def test_an_oci_history_imports_deletions_as_deletions(
         checked = host.check(local, "v1")
         assert checked.moved and str(checked.digest) == third.digest
         entries = oci(client, local, "v1")
+    # The upstream tells its admin who moved the tag there; here the records are the
+    # mirror's imports (the digest before each is the same).
+    imported = {ORIGIN: "import", ACTION: "import", ACTOR: "mirror:o"}
     expected = [
-        {**entry, "annotations": {**entry["annotations"], ORIGIN: "import"}}
+        {**entry, "annotations": {**entry["annotations"], **imported}}
         for entry in upstream["manifests"]
     ]
     assert entries == expected

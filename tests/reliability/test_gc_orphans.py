@@ -1,6 +1,6 @@
 """``tagtrail gc`` finds blob bytes and upload data no database row records (left by a crash
 between the driver's commit and the metadata's, or by a gc whose deletion failed), on a running
-server's filesystem storage and on S3 (moto)."""
+server's filesystem storage and on S3 (RGW)."""
 
 from __future__ import annotations
 

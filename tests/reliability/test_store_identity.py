@@ -1,6 +1,6 @@
 """A database and a blob storage that are not a pair (``tagtrail.meta.garbage``): real
 ``tagtrail serve`` processes refuse to start on them and ``tagtrail gc`` refuses to run, before
-deleting anything; on the pair that belongs together, both proceed. Filesystem and S3 (moto)
+deleting anything; on the pair that belongs together, both proceed. Filesystem and S3 (RGW)
 storage, SQLite and PostgreSQL databases. gc runs in this process (``tests.cli.helpers``: the
 command's own code, without a process start-up each), the servers as processes."""
 

@@ -1,4 +1,4 @@
-"""Registries on PostgreSQL + S3 (moto), alone or as several replicas of one registry."""
+"""Registries on PostgreSQL + S3 (Ceph's RADOS Gateway), alone or as replicas of one registry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Races, gc and crashes through servers on PostgreSQL + S3 (moto), as replicas of one registry.
+"""Races, gc and crashes through servers on PostgreSQL + S3 (RGW), as replicas of one registry.
 
 Two replicas share one database and one bucket for the races and for gc run over and over
 (``tagtrail gc`` with the replicas' settings) while pushes continue. The SIGKILL test
@@ -25,7 +25,7 @@ from tests.server import RunningServer, start_server
 
 # A soak runs more: TAGTRAIL_CRASH_ROUNDS=100 scripts/test tests/scaleout/test_reliability.py
 CRASH_ROUNDS = int(os.environ.get("TAGTRAIL_CRASH_ROUNDS", "4"))
-# moto answers some 150 requests a second, an image push makes some 30: with 8 pushers the
+# RGW takes some 300 small writes a second on 2 cores, a push makes some 30: with 8 pushers the
 # first images are acknowledged seconds after the start (more on a busy machine), so each crash
 # comes this many seconds after the round's first acknowledged manifest.
 CRASH_AFTER_FIRST_MANIFEST = (0.2, 2.5)

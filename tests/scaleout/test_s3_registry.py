@@ -1,4 +1,4 @@
-"""A full skopeo push and pull through a registry on PostgreSQL and S3 (moto)."""
+"""A full skopeo push and pull through a registry on PostgreSQL and S3 (RGW)."""
 
 from __future__ import annotations
 

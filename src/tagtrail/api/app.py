@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,10 +10,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tagtrail.api import blobs, history, manifests, openapi, token
+from tagtrail import logs
+from tagtrail.api import blobs, history, manifests, openapi, restore, rules, token
 from tagtrail.api.errors import HANDLERS, error_response
+from tagtrail.api.metrics import Observed
 from tagtrail.api.routing import RegistryRoutes, Tail
 from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.policy import AccessPolicy
@@ -27,6 +28,7 @@ from tagtrail.meta.sql_accounts import SqlAccountStore
 from tagtrail.meta.sql_mirrors import SqlMirrorStore
 from tagtrail.registry.mirror_loop import MirrorLoop
 from tagtrail.registry.service import Registry
+from tagtrail.registry.webhook_delivery import WebhookLoop
 from tagtrail.ui import routes as ui
 from tagtrail.ui import session as ui_session
 from tagtrail.web import state
@@ -64,11 +66,20 @@ class RegistryApp:
     registry's paths, found by api/routing.py, skip them. Every answer names the API version,
     as Distribution's do."""
 
-    def __init__(self, app: Starlette, routes: RegistryRoutes) -> None:
+    def __init__(
+        self, app: Starlette, routes: RegistryRoutes, metrics_allow: list[str] | None = None
+    ) -> None:
         self.app = app
         self._routes = routes
+        # Every request counted, timed and logged (api/metrics.py), unless built without.
+        self._entry: ASGIApp = self._dispatch
+        if metrics_allow is not None:
+            self._entry = Observed(self._dispatch, metrics_allow)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -124,6 +135,7 @@ REGISTRY = RegistryRoutes(
         Tail.of("referrers/{digest}", {"GET": manifests.referrers}),
         Tail.of("_chainguard/history/{tag}", {"GET": history.chainguard_history}),
         Tail.of("_oci/tag-history/{tag}", {"GET": history.oci_tag_history}),
+        Tail.of("_tagtrail/tags/{tag}/restore", {"POST": restore.restore_tag}),
     ]
 )
 ROUTES = [
@@ -134,6 +146,8 @@ ROUTES = [
     Route("/token", token.post_token, methods=["POST"]),
     Route("/openapi.json", openapi.document, methods=["GET"]),
     Route("/v2/_catalog", manifests.catalog, methods=["GET"]),
+    Route("/v2/_tagtrail/rules", rules.list_rules, methods=["GET"]),
+    Route("/v2/_tagtrail/rules/{rule_id}", rules.remove_rule, methods=["DELETE"]),
     # The web UI (tagtrail.ui): pages at "/", after every API route. Listed here rather than
     # mounted at "": a mount matches every path and would turn the API's 405s into 404s.
     *ui.ROUTES,
@@ -151,6 +165,14 @@ def token_authority(settings: Settings) -> TokenAuthority:
     )
 
 
+def event_source(settings: Settings) -> str:
+    """The registry's URL as its events name it (CloudEvents ``source``, Distribution's
+    manifest URLs): the external URL, else the address it listens on."""
+    if settings.external_url:
+        return settings.external_url
+    return f"{'https' if settings.tls_cert else 'http'}://{settings.listen}"
+
+
 def create_app(settings: Settings) -> RegistryApp:
     """The app; it opens the database, storage and keys at startup."""
 
@@ -164,7 +186,8 @@ def create_app(settings: Settings) -> RegistryApp:
         await database.require_head()
         meta = SqlMetadataStore(database)
         # The workers pull through mirrors with their credentials (sealed in the database).
-        mirrors = SqlMirrorStore(database, CredentialBox.load(settings.keys_dir))
+        box = CredentialBox.load(settings.keys_dir)  # mirror passwords, webhook secrets
+        mirrors = SqlMirrorStore(database, box)
         # The accounts tell a local name from Docker Hub's in the Docker daemon's mirror form.
         registry = await Registry.open_on(meta, settings, mirrors, SqlAccountStore(database))
         app.state.registry = registry
@@ -185,9 +208,20 @@ def create_app(settings: Settings) -> RegistryApp:
                 requests_per_second=settings.mirror_requests_per_second,
             )
             loop.start()
+        # The outbox's events to the webhooks: one loop a worker, a lease per delivery.
+        webhook_loop = WebhookLoop(
+            meta,
+            box,
+            event_source(settings),
+            retry_ms=int(settings.webhook_retry_seconds * 1000),
+            give_up_ms=int(settings.webhook_give_up_seconds * 1000),
+            timeout_s=settings.webhook_timeout_seconds,
+        )
+        webhook_loop.start()
         try:
             yield
         finally:
+            await webhook_loop.stop()  # before the database it writes to closes
             if loop is not None:
                 await loop.stop()  # before the database it writes to closes
             await registry.close()
@@ -195,11 +229,11 @@ def create_app(settings: Settings) -> RegistryApp:
 
     app = Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.settings = settings
-    return RegistryApp(app, REGISTRY)
+    return RegistryApp(app, REGISTRY, settings.metrics_allow)
 
 
 def app_from_environment() -> RegistryApp:
     """Factory for the server's workers: settings come from TAGTRAIL_* and the config file."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper())
+    logs.configure(settings.log_level, settings.log_format)
     return create_app(settings)

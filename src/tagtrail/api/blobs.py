@@ -78,6 +78,9 @@ async def get_blob(request: Request) -> Response:
     if mirrored is not None:
         assert registry.mirroring is not None
         return await _pull_through(request, registry.mirroring.pull, mirrored, digest)
+    if request.method == "HEAD":  # the size alone: no driver call, no presigned URL
+        size = await registry.blobs.size(name, digest)
+        return RawResponse(200, [(b"content-length", b"%d" % size), *_described(digest)])
     size, source = await registry.blobs.open(name, digest)
     return _deliver(request, digest, size, source)
 
@@ -144,8 +147,7 @@ class _Fetched(StreamingResponse):
 
 
 def _deliver(request: Request, digest: Digest, size: int, source: BlobDelivery) -> Response:
-    if request.method == "HEAD":
-        return RawResponse(200, [(b"content-length", b"%d" % size), *_described(digest)])
+    """A GET's answer (HEADs are answered from the size before a delivery is asked for)."""
     if isinstance(source, SendBytes):
         return _from_memory(request, digest, source.content)
     headers = {"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes"}

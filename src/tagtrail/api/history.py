@@ -10,6 +10,14 @@ its time) and, for a mirrored move, ``dev.tagtrail.moved-after`` (the check befo
 tag elsewhere: the move happened between the two). Pushed records carry neither, byte for byte
 as before.
 
+Who moved the tag and how is for callers whose account may push to the repository
+(``web.actors.may_push``) only: ``dev.tagtrail.action`` (``push``, ``delete``, ``restore``,
+``mirror``, ``import``), ``dev.tagtrail.actor`` (a user's name, ``token:<id>``,
+``mirror:<prefix>``, ``anonymous``; absent where unknown, as for records from before actors
+were kept) and ``dev.tagtrail.previous`` (the digest the tag pointed to just before the record;
+a deletion's own; absent when the tag did not exist before). Public readers and pull-only
+callers get none of the three: an actor is a user name.
+
 An imported record names a manifest tagtrail may never have fetched (the upstream's history
 lists old digests; only the current one is fetched), so its media type and size are unknown,
 stored as "" and 0. Its descriptor keeps ``mediaType`` and ``size`` with those values rather
@@ -32,11 +40,15 @@ from tagtrail.errors import TimestampInvalid
 from tagtrail.times import format_timestamp, parse_instant, parse_timestamp, to_millis
 from tagtrail.types import OCI_INDEX, Digest, HistoryRecord, parse_tag
 from tagtrail.web import state
+from tagtrail.web.actors import may_push
 
 OCI_TIMESTAMP = "org.opencontainers.distribution.tag.timestamp"
 OCI_EVENT = "org.opencontainers.distribution.tag.event"
 ORIGIN = "dev.tagtrail.origin"
 MOVED_AFTER = "dev.tagtrail.moved-after"
+ACTOR = "dev.tagtrail.actor"
+ACTION = "dev.tagtrail.action"
+PREVIOUS = "dev.tagtrail.previous"
 # Actions of history records that say where the record came from (meta.mirror_state writes them).
 _ORIGINS = frozenset({"mirror", "import"})
 
@@ -46,8 +58,9 @@ def _timestamp(request: Request, key: str, *, lower_bound: bool) -> int | None:
     return parse_timestamp(raw, round_up=lower_bound) if raw else None
 
 
-def _descriptor(record: HistoryRecord) -> dict[str, object]:
-    """One entry of the OCI index: the manifest's descriptor, with when and how it moved."""
+def _descriptor(record: HistoryRecord, who: bool) -> dict[str, object]:
+    """One entry of the OCI index: the manifest's descriptor, with when and how it moved;
+    ``who``: with who moved it, how, and from where."""
     annotations = {
         OCI_TIMESTAMP: format_timestamp(record.timestamp_ms),
         OCI_EVENT: record.event,
@@ -56,6 +69,13 @@ def _descriptor(record: HistoryRecord) -> dict[str, object]:
         annotations[ORIGIN] = record.action
         if record.previous_check_ms is not None:
             annotations[MOVED_AFTER] = format_timestamp(record.previous_check_ms)
+    if who:
+        if record.action is not None:
+            annotations[ACTION] = record.action
+        if record.actor is not None:
+            annotations[ACTOR] = record.actor
+        if record.previous is not None:
+            annotations[PREVIOUS] = str(record.previous)
     return {
         "mediaType": record.media_type,
         "size": record.size,
@@ -94,7 +114,9 @@ async def chainguard_history(request: Request) -> Response:
 async def oci_tag_history(request: Request) -> Response:
     name = repo_name(request)
     tag = parse_tag(request.path_params["tag"])
-    await state.guard(request).require(request, name, PULL, tag=tag)
+    guard = state.guard(request)
+    await guard.require(request, name, PULL, tag=tag)
+    who = await may_push(guard, await guard.caller(request), name)
     limit = page_size(request, None)
     # Strict bounds: "before" excludes its own instant, so it rounds like a lower bound.
     before = _timestamp(request, "before", lower_bound=True)
@@ -102,9 +124,15 @@ async def oci_tag_history(request: Request) -> Response:
     raw_digest = request.query_params.get("digest")
     digest = Digest.parse(raw_digest) if raw_digest else None
     page = await state.registry(request).history.events(
-        name, tag, limit=limit, before_ms=before, since_ms=since, digest=digest
+        name,
+        tag,
+        limit=limit,
+        before_ms=before,
+        since_ms=since,
+        digest=digest,
+        with_previous=who,
     )
-    manifests = [_descriptor(r) for r in page.records]
+    manifests = [_descriptor(r, who) for r in page.records]
     headers = {"Content-Type": OCI_INDEX}
     if page.next_cursor_ms is not None:
         params = {"before": format_timestamp(page.next_cursor_ms)}

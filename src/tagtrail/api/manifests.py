@@ -16,12 +16,14 @@ from tagtrail.api.http import (
     repo_name,
     url_for,
 )
+from tagtrail.api.http_dates import http_date
 from tagtrail.api.pull_names import pull_target
 from tagtrail.auth.model import DELETE, PULL, PUSH
 from tagtrail.errors import ManifestUnknown
 from tagtrail.registry.manifests import Reference
 from tagtrail.types import OCI_INDEX, Digest, parse_tag
 from tagtrail.web import state
+from tagtrail.web.actors import actor_of
 
 
 async def get_manifest(request: Request) -> Response:
@@ -51,6 +53,9 @@ async def get_manifest(request: Request) -> Response:
         (b"content-type", found.media_type.encode("latin-1")),
         (b"docker-content-digest", digest),
         (b"etag", b'"%s"' % digest),
+        # By tag: when the tag moved to this digest; by digest: when it was stored here. What
+        # update bots read as a release's age (Dependabot's cooldown, Renovate's release age).
+        (b"last-modified", http_date(found.modified_ms)),
     ]
     if warning is not None:  # served stale: the upstream could not be asked
         headers.append((b"warning", warning.encode("latin-1")))
@@ -59,13 +64,19 @@ async def get_manifest(request: Request) -> Response:
 
 async def put_manifest(request: Request) -> Response:
     name = repo_name(request)
-    await state.guard(request).require(request, name, PUSH)
+    guard = state.guard(request)
+    await guard.require(request, name, PUSH)
     reference = Reference.parse(request.path_params["reference"])
     # The spec's tags of a push by digest: ?tag=a&tag=b, all set in one transaction.
     tags = [parse_tag(raw) for raw in request.query_params.getlist("tag")]
     content = await read_limited(request, request.app.state.settings.max_manifest_bytes)
     result = await state.registry(request).manifests.put(
-        name, reference, content, request.headers.get("content-type"), tags
+        name,
+        reference,
+        content,
+        request.headers.get("content-type"),
+        tags,
+        actor=actor_of(await guard.caller(request)),
     )
     digest = result.manifest.digest
     response = Response(
@@ -86,9 +97,11 @@ async def put_manifest(request: Request) -> Response:
 
 async def delete_manifest(request: Request) -> Response:
     name = repo_name(request)
-    await state.guard(request).require(request, name, DELETE)
+    guard = state.guard(request)
+    await guard.require(request, name, DELETE)
     reference = Reference.parse(request.path_params["reference"])
-    await state.registry(request).manifests.delete(name, reference)
+    actor = actor_of(await guard.caller(request))
+    await state.registry(request).manifests.delete(name, reference, actor=actor)
     return Response(status_code=202)
 
 

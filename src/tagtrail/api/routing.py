@@ -24,8 +24,9 @@ PREFIX = "/v2/"
 
 @dataclass(frozen=True, slots=True)
 class Tail:
-    """One path shape: fixed trailing segments, the last of which may be a parameter
-    (``None`` in ``segments``, named by ``parameter``)."""
+    """One path shape: fixed trailing segments, one of which may be a parameter (``None`` in
+    ``segments``, named by ``parameter``): the last (``manifests/{reference}``) or one before
+    fixed ones (``_tagtrail/tags/{tag}/restore``)."""
 
     segments: tuple[str | None, ...]
     parameter: str | None
@@ -34,11 +35,9 @@ class Tail:
 
     @classmethod
     def of(cls, pattern: str, handlers: Mapping[str, Handler]) -> Tail:
-        """``"blobs/uploads/{upload_id}"``: literal segments, then at most one parameter."""
+        """``"blobs/uploads/{upload_id}"``: literal segments and at most one parameter."""
         parts = pattern.split("/")
-        parameter = None
-        if parts[-1].startswith("{"):
-            parameter = parts[-1].strip("{}")
+        parameter = next((part.strip("{}") for part in parts if part.startswith("{")), None)
         segments = tuple(None if part.startswith("{") else part for part in parts)
         methods = dict(handlers)
         if "GET" in methods:
@@ -71,6 +70,14 @@ class RegistryRoutes:
                 raise ValueError(f"two routes end in {path.segments}")
             self._paths[path.segments] = path
         self._lengths = sorted({len(key) for key in self._paths}, reverse=True)
+        # Per length, where its shapes have their parameter: one lookup per position (the
+        # last segment first, the common case).
+        self._parameters: dict[int, list[int]] = {}
+        for key in self._paths:
+            if None in key:
+                self._parameters.setdefault(len(key), []).append(key.index(None))
+        for length, positions in self._parameters.items():
+            self._parameters[length] = sorted(set(positions), reverse=True)
 
     def find(self, scope: Scope) -> Found | None:
         """The route of an HTTP request, or None when its path is not a registry path."""
@@ -83,10 +90,11 @@ class RegistryRoutes:
             if len(parts) <= length:
                 continue  # no name left in front
             tail = parts[1:]
-            path = self._paths.get((*tail[:-1], None))
-            if path is not None and tail[-1]:
-                params = {"name": parts[0], path.parameter or "": tail[-1]}
-                return path.found(scope["method"], params)
+            for at in self._parameters.get(length, ()):
+                path = self._paths.get((*tail[:at], None, *tail[at + 1 :]))
+                if path is not None and tail[at]:
+                    params = {"name": parts[0], path.parameter or "": tail[at]}
+                    return path.found(scope["method"], params)
             path = self._paths.get(tuple(tail))
             if path is not None:
                 return path.found(scope["method"], {"name": parts[0]})

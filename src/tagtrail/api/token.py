@@ -5,13 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tagtrail import error_codes
+from tagtrail import error_codes, metrics
 from tagtrail.auth.model import ANONYMOUS, Grant, Principal
 from tagtrail.auth.policy import AccessPolicy
 from tagtrail.auth.scopes import Scope, parse_scopes
 from tagtrail.auth.tokens import TokenAuthority
 from tagtrail.errors import InvalidInput, Unauthorized, Unsupported
-from tagtrail.web import state
+from tagtrail.web import login_name, state
 from tagtrail.web.forms import FormInvalid, read_form
 from tagtrail.web.guard import basic_credentials
 
@@ -49,8 +49,11 @@ async def get_token(request: Request) -> Response:
     _check_service(authority, params.get("service"))
     scopes = parse_scopes(params.getlist("scope"))
     credentials = basic_credentials(request)
+    if credentials is not None:
+        login_name.note(request, credentials[0])  # for the access log: never the password
     principal = ANONYMOUS if credentials is None else await policy.authenticate(*credentials)
     issued = authority.issue(principal.subject, await _grants(policy, principal, scopes))
+    metrics.TOKENS_ISSUED.labels("anonymous" if credentials is None else "basic").inc()
     body: dict[str, object] = {
         "token": issued.token,
         "access_token": issued.token,
@@ -74,6 +77,7 @@ async def post_token(request: Request) -> Response:
     grant_type = form.get("grant_type")
     refresh: str | None = None
     if grant_type == "password":
+        login_name.note(request, form.get("username", ""))  # for the access log
         principal = await policy.authenticate(form.get("username", ""), form.get("password", ""))
         if form.get("access_type") == "offline":
             refresh = authority.issue_refresh(principal.subject)
@@ -90,6 +94,7 @@ async def post_token(request: Request) -> Response:
         )
     granted = await _grants(policy, principal, scopes)
     issued = authority.issue(principal.subject, granted)
+    metrics.TOKENS_ISSUED.labels(grant_type).inc()
     body: dict[str, object] = {
         "access_token": issued.token,
         "scope": " ".join(str(scope) for scope, _ in granted),

@@ -126,6 +126,15 @@ class AccessPolicy:
             return frozenset({PULL, PUSH}) if principal.can_push else frozenset({PULL})
         return frozenset()
 
+    async def administers(self, principal: Principal, organisation: str) -> bool:
+        """Whether ``principal`` administers ``organisation`` (its tag rules): the server's
+        admins and the organisation's admin members; pull tokens never."""
+        if principal.is_admin:
+            return True
+        if principal.kind != "user":
+            return False
+        return await self._accounts.role_of(organisation, principal.name) == "admin"
+
     async def within_tag_limits(
         self, name: RepoName, patterns: tuple[str, ...], *, tag: str | None, digest: Digest | None
     ) -> bool:

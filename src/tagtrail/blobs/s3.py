@@ -9,7 +9,11 @@ it), and
 - ``uploads/<upload id>/buffer``: bytes not yet in a part. S3 parts but the last must be at
   least 5 MiB, so small chunks (streamed or ``Content-Range`` PATCHes) wait here.
 - ``uploads/<upload id>/data``: the sealed upload, when its digest had to be computed by
-  reading it back (a replica other than the one that received the bytes completes it).
+  reading it back (a replica other than the one that received the bytes completes it); before
+  that, the key of the upload's multipart upload. A process killed between creating the
+  multipart upload and saving its id in the state leaves one the state does not name: listing
+  uploads and cancelling one look for the open multipart uploads at the key as well, so gc
+  finds and aborts it (with its parts) like any other upload data.
 - ``store-identity``: the marker. Written with ``If-None-Match: *``, so of two replicas claiming
   the bucket at once exactly one wins and the other reads its marker. A store that ignores
   the condition (S3 honours it since 2024, MinIO too) lets the later write win instead; both
@@ -21,6 +25,7 @@ which S3 makes atomic.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack
@@ -43,11 +48,13 @@ from tagtrail.blobs.driver import (
 )
 from tagtrail.blobs.s3_objects import (
     UploadState,
+    abort_multipart,
     copy,
     error_code,
     in_flight,
     is_missing,
     object_chunks,
+    open_multipart,
 )
 from tagtrail.config import S3Settings
 from tagtrail.errors import BlobUploadInvalid, BlobUploadUnknown
@@ -55,6 +62,10 @@ from tagtrail.types import Digest
 
 _MARKER = "store-identity"
 _MARKER_ATTEMPTS = 5
+
+# One session per process: each loads the service model from disk (0.5 s), and a session keeps
+# nothing of a client or an event loop, so drivers opened later (gc, tests) reuse its models.
+_session = functools.cache(get_session)
 
 
 class S3Driver:
@@ -70,7 +81,7 @@ class S3Driver:
         exits = AsyncExitStack()
         secret = settings.secret_access_key
         client = await exits.enter_async_context(
-            get_session().create_client(
+            _session().create_client(
                 "s3",
                 endpoint_url=settings.endpoint,
                 region_name=settings.region or "us-east-1",
@@ -158,9 +169,16 @@ class S3Driver:
                 yield StoredBlob(digest, modified, size)
 
     async def stored_uploads(self) -> AsyncIterator[StoredUpload]:
+        prefix = f"{self._prefix}uploads/"
+        # Open multipart uploads (as many as uploads in progress, not millions) first: one
+        # whose upload has no object left is listed too, as of when it began.
+        multipart: dict[str, int] = {}
+        async for open_ in open_multipart(self._client, self._bucket, prefix):
+            upload_id = open_.key[len(prefix) :].partition("/")[0]
+            multipart[upload_id] = max(multipart.get(upload_id, 0), open_.initiated_ms)
         # Keys list in order, so one upload's objects (state, buffer, data) come together.
         current: StoredUpload | None = None
-        async for rest, modified, size in self._objects(f"{self._prefix}uploads/"):
+        async for rest, modified, size in self._objects(prefix):
             upload_id, slash, _ = rest.partition("/")
             if not slash or not upload_id:
                 continue
@@ -168,13 +186,17 @@ class S3Driver:
                 yield current
                 current = None
             if current is None:
-                current = StoredUpload(upload_id, modified, size)
+                began = multipart.pop(upload_id, modified)
+                current = StoredUpload(upload_id, max(modified, began), size)
             else:
                 current = StoredUpload(
                     upload_id, max(current.modified_ms, modified), current.size + size
                 )
         if current is not None:
             yield current
+        for upload_id, began in multipart.items():
+            if upload_id:
+                yield StoredUpload(upload_id, began, 0)
 
     # The store marker ------------------------------------------------------------------------
 
@@ -338,19 +360,18 @@ class S3Driver:
         except BlobUploadUnknown:
             # No state, yet a removal cut short may have left the buffer or the data.
             state = UploadState()
+        # Every multipart upload at the data key, not only the state's: a process killed
+        # before it saved a new one's id left it open, its parts stored and billed.
+        key = self._upload_key(upload_id, "data")
+        async for open_ in open_multipart(self._client, self._bucket, key):
+            if open_.key == key and open_.upload_id != state.multipart:
+                await abort_multipart(self._client, self._bucket, key, open_.upload_id)
         await self._remove_upload(upload_id, state)
 
     async def _remove_upload(self, upload_id: str, state: UploadState) -> None:
         if state.multipart is not None and not state.sealed:
-            try:
-                await self._client.abort_multipart_upload(
-                    Bucket=self._bucket,
-                    Key=self._upload_key(upload_id, "data"),
-                    UploadId=state.multipart,
-                )
-            except ClientError as exc:
-                if not is_missing(exc):
-                    raise
+            key = self._upload_key(upload_id, "data")
+            await abort_multipart(self._client, self._bucket, key, state.multipart)
         await self._client.delete_objects(
             Bucket=self._bucket,
             Delete={

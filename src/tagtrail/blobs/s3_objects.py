@@ -1,5 +1,6 @@
 """What the S3 driver does with single objects: its upload-state record, error codes, reading
-an object in chunks, and copying one server-side (in parts past CopyObject's 5 GiB)."""
+an object in chunks, copying one server-side (in parts past CopyObject's 5 GiB), and the
+multipart uploads open under a prefix."""
 
 from __future__ import annotations
 
@@ -87,3 +88,28 @@ async def copy(client: Any, bucket: str, source: str, target: str, size: int) ->
     await client.complete_multipart_upload(
         Bucket=bucket, Key=target, UploadId=created["UploadId"], MultipartUpload={"Parts": parts}
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenMultipart:
+    key: str
+    upload_id: str
+    initiated_ms: int
+
+
+async def open_multipart(client: Any, bucket: str, prefix: str) -> AsyncIterator[OpenMultipart]:
+    """The multipart uploads begun and neither completed nor aborted under ``prefix``."""
+    pages = client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
+    async for page in pages:
+        for item in page.get("Uploads", ()):
+            initiated = int(item["Initiated"].timestamp() * 1000)
+            yield OpenMultipart(str(item["Key"]), str(item["UploadId"]), initiated)
+
+
+async def abort_multipart(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    """Abort the multipart upload (its parts go with it); one that is gone already is fine."""
+    try:
+        await client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if not is_missing(exc):
+            raise

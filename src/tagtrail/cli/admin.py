@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from tagtrail.accounts import ROLES
+from tagtrail.cli import webhook_args
 from tagtrail.cli.common import storage_options
 from tagtrail.times import parse_duration
 
@@ -56,6 +57,8 @@ def register(commands: Any) -> None:
     repo.add_argument("visibility", help=_VISIBILITY)
     _tokens(group("token", "pull tokens (robot credentials of one organisation)"), command)
     _mirrors(group("mirror", "upstream registries mirrored under a local prefix"), command)
+    _rules(group("rule", "immutable-tag rules: tags created once, never moved or deleted"), command)
+    webhook_args.register(group("webhook", "URLs told of every tag move (webhooks)"), command)
     keyring = group("key", "token signing keys and the web UI's session keys")
     rotate = command(
         keyring, "key", "rotate", "make a new signing key; the old one keeps verifying"
@@ -221,6 +224,45 @@ def _watches(mirrors: Any, command: Any) -> None:
         "run one round of a repository's watch now, here (every tag when it is not watched); "
         "progress on a terminal, a summary after",
     ).add_argument("repository", help=repository_help)
+
+
+def _rules(rules: Any, command: Any) -> None:
+    add = command(
+        rules,
+        "rule",
+        "add",
+        "make matching tags immutable: created once, then never moved or deleted (pushing "
+        "the same digest again is accepted)",
+    )
+    add.add_argument(
+        "target", help="<org> or <org>/<repository>; the repository part may be a glob (app-*)"
+    )
+    add.add_argument(
+        "--immutable", required=True, metavar="PATTERN", help="tags this glob matches, e.g. v*"
+    )
+    add.add_argument(
+        "--except",
+        dest="exceptions",
+        action="append",
+        metavar="PATTERN",
+        help="exempt tags this glob matches, e.g. latest (may be given again)",
+    )
+    listing = command(rules, "rule", "list", "list rules in force (or removed ones)")
+    listing.add_argument("org", nargs="?", help="only this organisation's (default: all)")
+    listing.add_argument(
+        "--removed", action="store_true", help="the removed rules: who removed each, when"
+    )
+    command(rules, "rule", "rm", "remove a rule (recorded: who, when)").add_argument(
+        "id", type=int, help="the rule's number, as `rule list` shows it (#3: 3)"
+    )
+    for parser in rules.choices.values():
+        parser.set_defaults(run=_run_rule)
+
+
+def _run_rule(args: argparse.Namespace) -> int:
+    from tagtrail.cli.rule_actions import run as run_action
+
+    return run_action(args)
 
 
 def _run_mirror(args: argparse.Namespace) -> int:

@@ -5,13 +5,26 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from tagtrail.cli.client_common import connection_options, note, one_line_errors, session_pool
-from tagtrail.client.pinning import Plan, TagResolver, make_plan
+from tagtrail.client.pinning import Cooldown, Plan, TagResolver, make_plan
 from tagtrail.client.rewrite import SKIPPED_FILE, Loaded, load
 from tagtrail.client.times import parse_moment
+from tagtrail.times import DURATION_EXAMPLES, parse_duration
+
+
+def cooldown(raw: str) -> Cooldown:
+    """``--min-age``'s duration, read as every duration on the command line is."""
+    try:
+        age = parse_duration(raw.strip())
+    except (ValueError, OverflowError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    if age <= timedelta():
+        raise argparse.ArgumentTypeError(f"not a positive duration: {raw!r} ({DURATION_EXAMPLES})")
+    return Cooldown(age, raw.strip())
 
 
 def register(commands: Any) -> None:
@@ -24,10 +37,18 @@ def register(commands: Any) -> None:
         "are walked. Only the reference is edited; formatting and comments are kept.",
     )
     parser.add_argument("paths", metavar="PATH", nargs="+", type=Path)
-    parser.add_argument(
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
         "--at",
         metavar="TIME",
         help="pin to the digest each tag had at TIME (needs a tag history API)",
+    )
+    when.add_argument(
+        "--min-age",
+        metavar="DURATION",
+        type=cooldown,
+        help="cooldown: pin to the newest digest each tag has pointed to for at least DURATION "
+        "(7d, 12h, 1h30m; needs a tag history API); with --check, pins younger than that fail",
     )
     parser.add_argument(
         "--update", action="store_true", help="re-resolve references that are already pinned"
@@ -87,8 +108,14 @@ def run(args: argparse.Namespace) -> int:
     loaded = load(args.paths, args.exclude)
     at = parse_moment(args.at) if args.at else None
     with session_pool(args) as pool:
-        resolver = TagResolver(pool, at)
-        plan = make_plan(loaded.files, resolver, update=args.update, check=args.check)
+        resolver = TagResolver(pool, at, cooldown=args.min_age)
+        plan = make_plan(
+            loaded.files,
+            resolver,
+            update=args.update,
+            check=args.check,
+            describe=resolver.describe,
+        )
     _report(loaded, plan)
     for message in dict.fromkeys(resolver.notes):
         note(message)

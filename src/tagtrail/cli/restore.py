@@ -1,7 +1,9 @@
 """``tagtrail restore REF --to DIGEST | --at TIME``: move a tag back to an earlier digest.
 
-It uses the standard API only (GET the manifest by digest, PUT it to the tag), so it works on
-any registry, and on tagtrail the move is recorded in the history like any other.
+Where the registry has tagtrail's restore endpoint (``client.restore``), the registry checks
+the digest against the tag's own history and records the move as a restore, by whom, in one
+request. Elsewhere it uses the standard API (GET the manifest by digest, PUT it to the tag), so
+it works on any registry.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from tagtrail.client.errors import UnexpectedResponse, UsageError
 from tagtrail.client.history import digest_at, fallback_note, required_digest
 from tagtrail.client.manifests import get_manifest, put_manifest, resolve_tag
 from tagtrail.client.reference import parse_reference
+from tagtrail.client.restore import restore_tag
 from tagtrail.client.times import parse_moment
 from tagtrail.errors import RegistryError
 from tagtrail.types import Digest
@@ -25,7 +28,8 @@ def register(commands: Any) -> None:
         parents=[connection_options()],
         help="move a tag back to an earlier digest",
         description="Point REF's tag at DIGEST again, or at the digest it had at TIME (from "
-        "the registry's tag history), by GETting that manifest and PUTting it to the tag.",
+        "the registry's tag history): through tagtrail's restore endpoint, which records the "
+        "move as a restore, or elsewhere by GETting that manifest and PUTting it to the tag.",
     )
     parser.add_argument("reference", metavar="REF", help="the tag to move, e.g. host/app:prod")
     target = parser.add_mutually_exclusive_group(required=True)
@@ -50,6 +54,15 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--to {args.to!r} is not a digest (sha256:<64 hex>)") from exc
     with session_pool(args) as pool:
         session = pool.session(reference)
+        restored = restore_tag(
+            session, reference.repository, tag, digest=None if at else target, at=at
+        )
+        if restored is not None:
+            if not restored.moved:
+                print(f"{what} already points to {restored.digest}")
+            else:
+                print(f"{what}: {restored.previous or '(no tag)'} -> {restored.digest}")
+            return 0
         if at is not None:
             point = digest_at(session, reference.repository, tag, at)
             if not point.sees_deletions:

@@ -63,7 +63,7 @@ def _export(settings: Settings) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tagtrail.cli.common import settings_from
-    from tagtrail.cli.serve_process import bind, serve, why
+    from tagtrail.cli.serve_process import bind, metrics_directory, serve, why
     from tagtrail.cli.serve_tls import tls_problem
 
     settings = settings_from(
@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"tagtrail: cannot listen on {settings.listen}: {why(exc)}", file=sys.stderr)
         return 1
-    with listener:  # closed on every way out (each worker holds its own copy)
+    # The metrics directory before the bootstrap: it imports what imports prometheus_client.
+    # (the listener is closed on every way out; each worker holds its own copy)
+    with listener, metrics_directory():
         # Port 0 asks the kernel for a free port: name the one it gave, to the workers too.
         port = listener.getsockname()[1]
         listen = settings.listen.rpartition(":")[0] + f":{port}"

@@ -16,13 +16,16 @@ import contextlib
 import ctypes
 import errno
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from granian.constants import HTTPModes, Interfaces
@@ -34,6 +37,8 @@ from tagtrail.config import Settings
 
 APP_FACTORY = "tagtrail.api.app:app_from_environment"
 BACKLOG = 1024  # granian's default
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # tagtrail.metrics's, named here to not import it
+METRICS_PREFIX = "tagtrail-metrics-"  # then the server's process id
 # How long a worker may drain after SIGTERM before the main process kills it. granian waits
 # for every open connection, and a client that sent half a request head holds a worker until
 # the header timeout (30 s), one in the middle of a body until the body timeout (60 s). Like
@@ -42,6 +47,50 @@ BACKLOG = 1024  # granian's default
 DRAIN_SECONDS = 1
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _WATCHDOG_INTERVAL = 0.2
+
+
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[Path]:
+    """A fresh directory for the workers' metric files (tagtrail/metrics.py), named by
+    ``PROMETHEUS_MULTIPROC_DIR`` for every process started from here, and removed at the end.
+
+    prometheus_client chooses between per-process and multiprocess values when it is first
+    imported, so this runs before anything that imports it (the bootstrap does). In memory
+    (/dev/shm) where there is one: every counted request writes to these files."""
+    shm = Path("/dev/shm")  # noqa: S108 (mkdtemp: a new directory, mode 0700)
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    _remove_orphaned_metrics(parent)
+    directory = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-", dir=parent))
+    previous = os.environ.get(MULTIPROC_ENV)
+    os.environ[MULTIPROC_ENV] = str(directory)
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+        else:
+            os.environ[MULTIPROC_ENV] = previous
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_orphaned_metrics(parent: Path) -> None:
+    """Remove the metrics directories of servers that no longer run: a server killed with
+    SIGKILL never removed its own, and /dev/shm is memory. A directory is named by its
+    server's process id; one whose process runs is left alone."""
+    for directory in parent.glob(f"{METRICS_PREFIX}*-*"):
+        owner = directory.name.removeprefix(METRICS_PREFIX).partition("-")[0]
+        if owner.isdigit() and not _running(int(owner)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def bind(settings: Settings) -> socket.socket:

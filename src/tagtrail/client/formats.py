@@ -6,11 +6,14 @@ the Tag History API gives them with ``event`` ``created`` (the tag moved to ``di
 ``"platforms": [{"platform", "digest", "size"}]`` with ``--platforms`` (empty for a
 single-image manifest), and, from a tagtrail mirror, ``"origin"`` (``mirror``: seen on the
 upstream at ``updateTimestamp``; ``import``: the upstream's own record) and ``"movedAfter"`` (the
-check before: the move happened between the two), left out where the registry does not say.
+check before: the move happened between the two), left out where the registry does not say;
+likewise ``"action"``, ``"actor"`` and ``"previous"`` (who moved the tag, how, and the digest it
+pointed to before), which tagtrail tells only callers who may push to the repository.
 csv has one row per record, or with ``--platforms`` one row per platform (platform columns empty
 for a single image); ``event`` is its last column, so the older columns keep their places (it
 leaves origin out: its columns stay those of every registry). The table ends with the tag's
-state now (``state_line``); its UPDATED column says "between A and B" for a move a mirror saw.
+state now (``state_line``); its UPDATED column says "between A and B" for a move a mirror saw,
+and ACTION and BY columns follow where the registry told who moved the tag.
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ def _documents(records: Sequence[HistoryEntry], platforms: Platforms | None) -> 
             document["origin"] = record.origin
         if record.moved_after is not None:
             document["movedAfter"] = record.moved_after
+        for key, value in (
+            ("action", record.action),
+            ("actor", record.actor),
+            ("previous", record.previous),
+        ):
+            if value is not None:
+                document[key] = value
         if platforms is not None:
             document["platforms"] = [
                 {"platform": p.platform, "digest": p.digest, "size": p.size}
@@ -100,9 +110,19 @@ def _table(records: Sequence[HistoryEntry], platforms: Platforms | None) -> str:
         return "no history records\n"
     width = max(len("UPDATED"), *(len(when(record)) for record in records))
     digest_width = max(len("DIGEST"), *(len(record.digest) for record in records))
+    # Who and how: columns only where the registry told them (tagtrail, to those who may push).
+    who = any(record.action is not None for record in records)
+    # Events and actions are at most 7 letters ("created", "restore").
     lines = [f"{'UPDATED':<{width}}  {'DIGEST':<{digest_width}}  EVENT"]
+    if who:
+        lines[0] += "    ACTION   BY"
     for record in records:
-        lines.append(f"{when(record):<{width}}  {record.digest:<{digest_width}}  {record.event}")
+        line = f"{when(record):<{width}}  {record.digest:<{digest_width}}  "
+        if who:
+            line += f"{record.event:<7}  {record.action or '-':<7}  {record.actor or 'unknown'}"
+        else:
+            line += record.event
+        lines.append(line)
         entries = platforms.get(record.digest, ()) if platforms is not None else ()
         platform_width = max((len(entry.platform) for entry in entries), default=0)
         for entry in entries:

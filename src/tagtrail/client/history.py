@@ -45,6 +45,11 @@ OCI_EVENT = "org.opencontainers.distribution.tag.event"
 # check at moved-after) or the upstream's own record ("import"). Other registries send neither.
 ORIGIN = "dev.tagtrail.origin"
 MOVED_AFTER = "dev.tagtrail.moved-after"
+# Who moved the tag, how, and from where: tagtrail sends these to callers whose account may
+# push to the repository only (never to public readers).
+ACTOR = "dev.tagtrail.actor"
+ACTION = "dev.tagtrail.action"
+PREVIOUS = "dev.tagtrail.previous"
 
 
 Event = Literal["created", "deleted"]
@@ -57,13 +62,18 @@ class HistoryEntry:
     """One move of a tag ("created") or its deletion ("deleted", ``digest`` then what it
     pointed to just before), its timestamp as the registry wrote it. (The server's own record,
     with epoch milliseconds, is ``tagtrail.types.HistoryRecord``.) ``origin`` and
-    ``moved_after``: what a tagtrail mirror says of it (``ORIGIN``, ``MOVED_AFTER``)."""
+    ``moved_after``: what a tagtrail mirror says of it (``ORIGIN``, ``MOVED_AFTER``).
+    ``action``, ``actor``, ``previous``: who moved it, how and from where (``ACTION``,
+    ``ACTOR``, ``PREVIOUS``), where the registry tells this caller."""
 
     timestamp: str
     digest: str
     event: Event = "created"
     origin: str | None = None
     moved_after: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    previous: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,16 +221,10 @@ def _oci_records(session: RegistrySession, response: httpx.Response) -> list[His
             if event not in events:
                 raise ValueError(event)
             timestamp, digest = str(annotations[OCI_TIMESTAMP]), str(entry["digest"])
-            origin, after = annotations.get(ORIGIN), annotations.get(MOVED_AFTER)
-            found.append(
-                HistoryEntry(
-                    timestamp,
-                    digest,
-                    event,
-                    origin if isinstance(origin, str) else None,
-                    after if isinstance(after, str) else None,
-                )
-            )
+            # In HistoryEntry's field order, after the event.
+            told = (annotations.get(key) for key in (ORIGIN, MOVED_AFTER, ACTION, ACTOR, PREVIOUS))
+            strings = (value if isinstance(value, str) else None for value in told)
+            found.append(HistoryEntry(timestamp, digest, event, *strings))
         return found
     except (ValueError, KeyError, TypeError) as exc:
         raise UnexpectedResponse(

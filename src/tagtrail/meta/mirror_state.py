@@ -76,20 +76,32 @@ class MirrorStateStore(Protocol):
         *,
         previous_check_ms: int | None,
         imported: Sequence[ImportedMove] = (),
+        actor: str | None = None,
+        rule: str | None = None,
     ) -> TagMove:
         """Store ``manifest`` and point ``tag`` at it, in one transaction, recording the move
-        with action ``mirror`` and ``previous_check_ms`` (the move happened after it).
+        with action ``mirror``, ``actor`` (``mirror:<prefix>``) and ``previous_check_ms`` (the
+        move happened after it).
 
         ``imported``: the upstream's own history of the tag, oldest first, recorded first with
         action ``import`` and the upstream's timestamps, when the tag has no history here yet;
         when its newest record names ``manifest``, the tag points there from that time on and
-        no ``mirror`` record is added."""
+        no ``mirror`` record is added. ``rule``: the immutable-tag rule covering the tag
+        (``types.MoveBy``): an existing tag pointing elsewhere is then not moved (TagImmutable)
+        and nothing is written."""
 
     async def record_mirrored_deletion(
-        self, name: RepoName, tag: Tag, *, previous_check_ms: int | None
+        self,
+        name: RepoName,
+        tag: Tag,
+        *,
+        previous_check_ms: int | None,
+        actor: str | None = None,
+        rule: str | None = None,
     ) -> bool:
         """Untag ``tag`` (the upstream deleted it), recording the deletion with action
-        ``mirror``; False when the tag was not there. The manifest stays."""
+        ``mirror`` and ``actor``; False when the tag was not there. The manifest stays.
+        With ``rule`` (an immutable-tag rule covers the tag) nothing is deleted: TagImmutable."""
 
     async def add_watch(self, watch: Watch) -> bool:
         """Add or replace the watch of ``watch.repository``; True when it is new."""

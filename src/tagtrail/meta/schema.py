@@ -36,13 +36,32 @@ Mirrors (revision 0004):
 Mirror state (revision 0005; the rules: ``tagtrail.meta.mirror_state``):
 
 - ``tag_history.action``: who wrote the record, for the mirrors' ``mirror`` (a move seen
-  upstream) and ``import`` (a record of the upstream's own history); NULL for pushes.
+  upstream) and ``import`` (a record of the upstream's own history); NULL for pushes before
+  revision 0006, which records every action (``push``, ``delete``, ``restore`` too).
   ``tag_history.previous_check_ms``: for ``mirror`` records, the check before the one that saw
   the move (it happened between the two).
 - ``mirror_tag_checks``: per mirrored tag, the digest the upstream answered and when.
 - ``mirror_watches``: upstream repositories checked every interval; a lease (owner, until)
   makes one replica run each round.
 - ``mirror_fetches``: a lease per blob being fetched from an upstream, so replicas fetch once.
+
+Actors (revision 0006): ``tag_history.actor``, who made the move (``types.MoveBy``); NULL,
+unknown, for records from before.
+
+Tag rules (revision 0007; the matching: ``tagtrail.registry.tag_rules``):
+
+- ``tag_rules``: immutable-tag patterns per organisation, optionally narrowed to a repository
+  glob, with exempted patterns. A removal stamps ``removed_ms``/``removed_by`` rather than
+  deleting the row, which is the audit record of it.
+
+Webhooks (revision 0008; the rules: ``tagtrail.meta.webhooks``):
+
+- ``webhooks``: subscribers (URL, format, sealed signing secret, repository glob, actions).
+- ``webhook_events``: the outbox: one row per tag move that some webhook wants, written in the
+  transaction of its history record; ``id`` is the event's stable id (de-duplication).
+- ``webhook_deliveries``: one per webhook and event: state (pending, delivered, failed),
+  attempts, the next attempt's time, the last answer, and a lease (owner, until) that makes
+  one replica send it.
 """
 
 from __future__ import annotations
@@ -131,6 +150,7 @@ tag_history = Table(
     Column("size", BigInteger, nullable=False),
     Column("action", String(16), nullable=True),
     Column("previous_check_ms", BigInteger, nullable=True),
+    Column("actor", String(255), nullable=True),
     UniqueConstraint("repository_id", "tag", "ts_ms", name="uq_tag_history_tag_ts"),
     Index("ix_tag_history_digest", "repository_id", "digest"),
 )
@@ -244,4 +264,69 @@ mirror_fetches = Table(
     Column("digest", String(200), primary_key=True),
     Column("owner", String(64), nullable=False),
     Column("until_ms", BigInteger, nullable=False),
+)
+
+tag_rules = Table(
+    "tag_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("organisation", String(255), nullable=False),
+    Column("repository", String(255), nullable=True),
+    Column("tag_pattern", String(255), nullable=False),
+    Column("except_patterns", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=True),
+    Column("removed_ms", BigInteger, nullable=True),
+    Column("removed_by", String(255), nullable=True),
+    Index("ix_tag_rules_organisation", "organisation"),
+)
+
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", String(2048), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("secret_sealed", Text, nullable=True),
+    Column("repos", String(1024), nullable=True),
+    Column("actions", String(255), nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("repository_id", ForeignKey("repositories.id"), nullable=False),
+    Column("tag", String(128), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("actor", String(255), nullable=True),
+    Column("digest", String(200), nullable=False),
+    Column("previous", String(200), nullable=True),
+    Column("media_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", ForeignKey("webhook_events.id"), nullable=False),
+    Column("repository_id", Integer, nullable=False),
+    Column("tag", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("since_ms", BigInteger, nullable=False),
+    Column("next_attempt_ms", BigInteger, nullable=False),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("done_ms", BigInteger, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_ms"),
+    Index("ix_webhook_deliveries_tag", "webhook_id", "repository_id", "tag", "state", "id"),
 )

@@ -15,7 +15,10 @@ from tagtrail.meta.sql_history import SqlHistoryStore
 from tagtrail.meta.sql_manifests import SqlManifestStore
 from tagtrail.meta.sql_mirror_state import SqlMirrorStateStore
 from tagtrail.meta.sql_repositories import SqlRepositoryStore
+from tagtrail.meta.sql_restore import SqlRestoreStore
+from tagtrail.meta.sql_rules import SqlTagRuleStore
 from tagtrail.meta.sql_uploads import SqlUploadStore
+from tagtrail.meta.sql_webhooks import SqlWebhookStore
 
 
 class SqlMetadataStore(
@@ -24,7 +27,10 @@ class SqlMetadataStore(
     SqlMirrorStateStore,  # a SqlManifestStore that also writes what mirrors see
     SqlManifestStore,
     SqlHistoryStore,
+    SqlRestoreStore,
     SqlBrowsingStore,
+    SqlTagRuleStore,
+    SqlWebhookStore,
 ):
     """MetadataStore: all the stores on one database, sharing one repository-id cache."""
 

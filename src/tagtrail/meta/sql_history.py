@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from itertools import product
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, null, select
 
 from tagtrail.meta.schema import manifest_refs, tag_history
 from tagtrail.meta.sql_base import SqlStoreBase
-from tagtrail.types import Digest, HistoryRecord, RepoName, Tag
+from tagtrail.types import DELETED, PUSHED, Digest, HistoryRecord, RepoName, Tag
 
 # History reads: one prebuilt statement per shape (which filters, which order), the bounds
 # always bound (open ones as the extremes of a BIGINT), since building a statement per query
@@ -23,7 +23,26 @@ _ANY_RECORD = (
 )
 
 
-def _history_query(by_event: bool, by_digest: bool, newest_first: bool) -> Any:
+# Where the tag pointed just before a record: the digest of the tag's record before it when
+# that one is an assignment (after a deletion, or with none, the tag did not exist). Looked up
+# per record (by the unique index on repository, tag and time) rather than taken from the
+# neighbour in the page, which a ``digest`` filter or a window bound would hide.
+_OLDER = tag_history.alias("older")
+_PREVIOUS = (
+    select(case((_OLDER.c.event == "created", _OLDER.c.digest), else_=null()))
+    .where(
+        _OLDER.c.repository_id == tag_history.c.repository_id,
+        _OLDER.c.tag == tag_history.c.tag,
+        _OLDER.c.ts_ms < tag_history.c.ts_ms,
+    )
+    .order_by(_OLDER.c.ts_ms.desc())
+    .limit(1)
+    .correlate(tag_history)
+    .scalar_subquery()
+)
+
+
+def _history_query(by_event: bool, by_digest: bool, newest_first: bool, previous: bool) -> Any:
     ts = tag_history.c.ts_ms
     query = select(
         ts,
@@ -33,6 +52,8 @@ def _history_query(by_event: bool, by_digest: bool, newest_first: bool) -> Any:
         tag_history.c.size,
         tag_history.c.action,
         tag_history.c.previous_check_ms,
+        tag_history.c.actor,
+        _PREVIOUS if previous else null(),
     ).where(
         tag_history.c.repository_id == bindparam("repo"),
         tag_history.c.tag == bindparam("tag"),
@@ -46,8 +67,10 @@ def _history_query(by_event: bool, by_digest: bool, newest_first: bool) -> Any:
     return query.order_by(ts.desc() if newest_first else ts).limit(bindparam("limit"))
 
 
-# Keyed by (filtered by event, filtered by digest, newest first).
-_HISTORY_QUERIES = {shape: _history_query(*shape) for shape in product((False, True), repeat=3)}
+# Keyed by (filtered by event, filtered by digest, newest first, with the previous digest).
+_HISTORY_QUERIES = {shape: _history_query(*shape) for shape in product((False, True), repeat=4)}
+# What a record from before actions were kept (action NULL) did, by its event.
+_UNRECORDED_ACTION = {"created": PUSHED.action, "deleted": DELETED.action}
 
 
 class SqlHistoryStore(SqlStoreBase):
@@ -106,12 +129,14 @@ class SqlHistoryStore(SqlStoreBase):
         event: str | None = None,
         digest: Digest | None = None,
         newest_first: bool = False,
+        with_previous: bool = False,
     ) -> list[HistoryRecord]:
         async with self._read() as conn:
             repo_id = await self._repo_id(conn, name)
             if repo_id is None:
                 return []
-            statement = _HISTORY_QUERIES[event is not None, digest is not None, newest_first]
+            shape = (event is not None, digest is not None, newest_first, with_previous)
+            statement = _HISTORY_QUERIES[shape]
             parameters = {
                 "repo": repo_id,
                 "tag": tag,
@@ -124,7 +149,22 @@ class SqlHistoryStore(SqlStoreBase):
             rows = await self._db.all(conn, statement, parameters)
         return [
             HistoryRecord(
-                int(ts), Digest.stored(raw), kind, media_type, int(size), action, previous_check
+                int(ts),
+                Digest.stored(raw),
+                kind,
+                media_type,
+                int(size),
+                action or _UNRECORDED_ACTION[kind],
+                previous_check,
+                actor,
+                _previous(kind, raw, before) if with_previous else None,
             )
-            for ts, raw, kind, media_type, size, action, previous_check in rows
+            for ts, raw, kind, media_type, size, action, previous_check, actor, before in rows
         ]
+
+
+def _previous(kind: str, digest: str, before: str | None) -> Digest | None:
+    """A deletion's previous digest is its own (what the tag pointed to when deleted)."""
+    if kind == "deleted":
+        return Digest.stored(digest)
+    return None if before is None else Digest.stored(before)

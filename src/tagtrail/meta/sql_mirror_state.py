@@ -29,7 +29,7 @@ from tagtrail.meta.schema import (
 )
 from tagtrail.meta.sql_manifests import SqlManifestStore
 from tagtrail.meta.sql_tag_moves import point_tag
-from tagtrail.types import Digest, Manifest, RepoName, Tag, TagMove
+from tagtrail.types import Digest, Manifest, MoveBy, RepoName, Tag, TagMove
 
 
 class SqlMirrorStateStore(SqlManifestStore):
@@ -75,11 +75,13 @@ class SqlMirrorStateStore(SqlManifestStore):
         *,
         previous_check_ms: int | None,
         imported: Sequence[ImportedMove] = (),
+        actor: str | None = None,
+        rule: str | None = None,
     ) -> TagMove:
         async with self._write() as conn:
             repo_id = await self._store_manifest(conn, name, manifest, verify_refs=False)
             await self._db.lock(conn, "tag", repo_id, tag)
-            if imported and await self._import(conn, repo_id, tag, imported):
+            if imported and await self._import(conn, repo_id, tag, imported, actor):
                 current = await conn.scalar(
                     select(tags.c.digest).where(tags.c.repository_id == repo_id, tags.c.name == tag)
                 )
@@ -102,19 +104,28 @@ class SqlMirrorStateStore(SqlManifestStore):
                 repo_id,
                 tag,
                 manifest,
-                action=MIRROR_ACTION,
-                previous_check_ms=previous_check_ms,
+                MoveBy(MIRROR_ACTION, actor, previous_check_ms=previous_check_ms, rule=rule),
             )
 
     async def record_mirrored_deletion(
-        self, name: RepoName, tag: Tag, *, previous_check_ms: int | None
+        self,
+        name: RepoName,
+        tag: Tag,
+        *,
+        previous_check_ms: int | None,
+        actor: str | None = None,
+        rule: str | None = None,
     ) -> bool:
-        return await self._delete_tag(
-            name, tag, action=MIRROR_ACTION, previous_check_ms=previous_check_ms
-        )
+        by = MoveBy(MIRROR_ACTION, actor, previous_check_ms=previous_check_ms, rule=rule)
+        return await self.delete_tag(name, tag, by=by)
 
     async def _import(
-        self, conn: AsyncConnection, repo_id: int, tag: Tag, imported: Sequence[ImportedMove]
+        self,
+        conn: AsyncConnection,
+        repo_id: int,
+        tag: Tag,
+        imported: Sequence[ImportedMove],
+        actor: str | None,
     ) -> bool:
         """Record the upstream's history of a tag that has none here; False when it has."""
         had = await conn.scalar(
@@ -140,6 +151,7 @@ class SqlMirrorStateStore(SqlManifestStore):
                     "media_type": move.media_type,
                     "size": move.size,
                     "action": IMPORT_ACTION,
+                    "actor": actor,
                     "previous_check_ms": None,
                 }
             )

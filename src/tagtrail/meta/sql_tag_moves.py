@@ -13,9 +13,12 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tagtrail import metrics
+from tagtrail.errors import TagImmutable
 from tagtrail.meta.database import Database
 from tagtrail.meta.schema import manifests, tag_history, tags
-from tagtrail.types import Digest, Manifest, Tag, TagMove
+from tagtrail.meta.sql_webhooks import record_event
+from tagtrail.types import Digest, Manifest, MoveBy, Tag, TagMove
 
 # Built once (hot path: every tagged manifest PUT), as the reads of sql_repositories are.
 _LAST_TIMESTAMP = select(func.max(tag_history.c.ts_ms)).where(
@@ -49,6 +52,7 @@ _RECORD = tag_history.insert().values(
     media_type=bindparam("media_type"),
     size=bindparam("size"),
     action=bindparam("action"),
+    actor=bindparam("actor"),
     previous_check_ms=bindparam("previous_check_ms"),
 )
 
@@ -59,19 +63,19 @@ async def point_tag(
     repo_id: int,
     tag: Tag,
     manifest: Manifest,
-    *,
-    action: str | None = None,
-    previous_check_ms: int | None = None,
+    by: MoveBy,
 ) -> TagMove:
     """Point ``tag`` at ``manifest`` (stored already), recording the move unless it points
-    there already. Takes the tag's lock. ``action`` and ``previous_check_ms``: what the
-    record says of how the move was made (``meta.mirror_state``; None for a push)."""
+    there already. Takes the tag's lock. ``by`` says who and how (``types.MoveBy``); with its
+    ``rule`` set, a tag that exists and points elsewhere is not moved (``TagImmutable``)."""
     await db.lock(conn, "tag", repo_id, tag)
     state = await db.first(conn, _TAG_STATE, {"repo": repo_id, "tag": tag})
     current, last = state if state is not None else (None, None)
     new_digest = str(manifest.digest)
     if current == new_digest:
         return TagMove(tag, manifest.digest, moved=False)
+    if current is not None and by.rule is not None:
+        raise _immutable(tag, by.rule, current)
     ts = await _next_timestamp(db, conn, last)
     moved = {"repo": repo_id, "tag": tag, "digest": new_digest, "ts": ts}
     await db.run(conn, _TAG_INSERT if current is None else _TAG_UPDATE, moved)
@@ -86,8 +90,10 @@ async def point_tag(
             "event": "created",
             "media_type": manifest.media_type,
             "size": manifest.size,
-            "action": action,
-            "previous_check_ms": previous_check_ms,
+            "action": by.action,
+            "actor": by.actor,
+            "previous_check_ms": by.previous_check_ms,
+            "previous": current,
         },
     )
     return TagMove(tag, Digest.parse(current) if current else None, moved=True)
@@ -99,12 +105,12 @@ async def untag(
     repo_id: int,
     tag: str,
     digest: str,
-    *,
-    action: str | None = None,
-    previous_check_ms: int | None = None,
+    by: MoveBy,
 ) -> None:
     """Delete ``tag`` (pointing at ``digest``), recording the deletion. The caller holds the
-    tag's lock."""
+    tag's lock. With ``by.rule`` set nothing is deleted (``TagImmutable``)."""
+    if by.rule is not None:
+        raise _immutable(tag, by.rule, digest)
     described = (
         await conn.execute(
             select(manifests.c.media_type, manifests.c.size).where(
@@ -127,9 +133,18 @@ async def untag(
             "event": "deleted",
             "media_type": media_type,
             "size": int(size),
-            "action": action,
-            "previous_check_ms": previous_check_ms,
+            "action": by.action,
+            "actor": by.actor,
+            "previous_check_ms": by.previous_check_ms,
+            "previous": digest,
         },
+    )
+
+
+def _immutable(tag: str, rule: str, current: str) -> TagImmutable:
+    return TagImmutable(
+        f"tag {tag} is immutable (rule {rule})",
+        detail={"tag": tag, "rule": rule, "digest": current},
     )
 
 
@@ -143,4 +158,9 @@ async def _next_timestamp(db: Database, conn: AsyncConnection, last: int | None)
 
 
 async def _record(db: Database, conn: AsyncConnection, record: dict[str, Any]) -> None:
-    await db.run(conn, _RECORD, record)
+    """Write one history record: the one place they are written (``record["previous"]``, the
+    digest the tag pointed at before, is not a column: it is for what else the move writes).
+    Its webhook event goes in the same transaction (the outbox: a crash loses neither)."""
+    await db.run(conn, _RECORD, {k: v for k, v in record.items() if k != "previous"})
+    metrics.HISTORY_RECORDS.labels(record["event"]).inc()
+    await record_event(db, conn, record)

@@ -13,14 +13,19 @@ strictly increasing even when two moves land in the same millisecond.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from tagtrail.meta.mirror_state import MirrorStateStore
+from tagtrail.meta.restore import RestoreStore
+from tagtrail.meta.rules import TagRuleStore
 from tagtrail.types import (
+    DELETED,
+    PUSHED,
     Digest,
     HistoryRecord,
     Manifest,
+    MoveBy,
     Referrer,
     RepoName,
     RepositorySummary,
@@ -74,29 +79,53 @@ class ManifestStore(Protocol):
     """Manifests and the tags pointing at them (their moves recorded as history)."""
 
     async def put_manifest(
-        self, name: RepoName, manifest: Manifest, tag: Tag | None, *, verify_refs: bool = False
+        self,
+        name: RepoName,
+        manifest: Manifest,
+        tag: Tag | None,
+        *,
+        verify_refs: bool = False,
+        by: MoveBy = PUSHED,
     ) -> TagMove | None:
         """Store the manifest and, with a tag, point the tag at it, recording a move.
 
         ``verify_refs``: raise ManifestBlobUnknown (ManifestInvalid) unless every blob (child
         manifest) it references is in the repository, checked in the storing transaction and
         excluding a concurrent gc of (or blob delete in) the repository. ``manifest.foreign_refs``
-        are exempt."""
+        are exempt. ``by``: who and how, as the history record says (``types.MoveBy``); with
+        its ``rule`` set, moving the existing tag raises TagImmutable."""
 
     async def put_manifest_tags(
-        self, name: RepoName, manifest: Manifest, tags: Sequence[Tag], *, verify_refs: bool = False
+        self,
+        name: RepoName,
+        manifest: Manifest,
+        tags: Sequence[Tag],
+        *,
+        verify_refs: bool = False,
+        by: MoveBy | Callable[[Tag], MoveBy] = PUSHED,
     ) -> list[TagMove]:
         """``put_manifest`` pointing every one of ``tags`` at it, in the same transaction:
-        one move each (in the order of ``tags``, repeats once), all recorded or none."""
+        one move each (in the order of ``tags``, repeats once), all recorded or none. ``by``
+        may say per tag (a callable), as each tag's rule may differ."""
 
     async def missing_manifests(
         self, name: RepoName, digests: Sequence[Digest]
     ) -> list[Digest]: ...
     async def get_manifest(self, name: RepoName, digest: Digest) -> StoredManifest | None: ...
     async def resolve_tag(self, name: RepoName, tag: Tag) -> StoredManifest | None: ...
-    async def delete_tag(self, name: RepoName, tag: Tag) -> bool: ...
-    async def delete_manifest(self, name: RepoName, digest: Digest, protect_history: bool) -> bool:
-        """Delete the manifest and untag its tags (recorded). False when it was not there."""
+    async def delete_tag(self, name: RepoName, tag: Tag, *, by: MoveBy = DELETED) -> bool:
+        """Untag ``tag``, recorded; False when it was not there. TagImmutable with ``by.rule``."""
+
+    async def delete_manifest(
+        self,
+        name: RepoName,
+        digest: Digest,
+        protect_history: bool,
+        *,
+        by: Callable[[Tag], MoveBy] = lambda _: DELETED,
+    ) -> bool:
+        """Delete the manifest and untag its tags (recorded, each as ``by(tag)`` says: a rule
+        covering one refuses the whole delete). False when it was not there."""
 
     async def list_tags(
         self, name: RepoName, limit: int | None, after: str | None
@@ -130,11 +159,13 @@ class HistoryStore(Protocol):
         event: str | None = None,
         digest: Digest | None = None,
         newest_first: bool = False,
+        with_previous: bool = False,
     ) -> list[HistoryRecord]:
         """Records with start_ms <= ts <= end_ms, at most ``limit``, oldest first by default.
 
         ``event`` keeps one kind of record ("created" or "deleted"); ``digest`` keeps the records
-        of one digest.
+        of one digest. ``with_previous``: fill in each record's ``previous`` (an extra lookup a
+        record, so only where it is shown).
         """
 
 
@@ -159,8 +190,10 @@ class MetadataStore(
     UploadStore,
     ManifestStore,
     HistoryStore,
+    RestoreStore,
     BrowsingStore,
     MirrorStateStore,
+    TagRuleStore,
     Protocol,
 ):
     """Every store above on one database: what the wiring opens and hands out."""

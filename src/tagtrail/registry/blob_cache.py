@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cachetools import LRUCache
 
+from tagtrail import metrics
 from tagtrail.types import Digest
 
 # Larger blobs go out zero-copy from their file (or by redirect) instead: above this size the
@@ -29,9 +30,14 @@ class BlobCache:
         return self.capacity > 0 and size <= self.largest
 
     def get(self, digest: Digest) -> bytes | None:
-        return self._entries.get(digest)
+        found = self._entries.get(digest)
+        if found is not None:
+            metrics.BLOB_CACHE_HITS.inc()
+        return found
 
     def put(self, digest: Digest, content: bytes) -> None:
+        """A small blob read from storage (a miss: Blobs.open reads only what ``get`` lacks)."""
+        metrics.BLOB_CACHE_MISSES.inc()
         if self.admits(len(content)) and digest not in self._entries:
             self._entries[digest] = content  # drops the least recently used to make room
 

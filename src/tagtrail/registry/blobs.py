@@ -71,6 +71,16 @@ class Blobs:
         self._driver = driver
         self._cache = cache if cache is not None else BlobCache(0)  # 0: holds nothing
 
+    async def size(self, name: RepoName, digest: Digest) -> int:
+        """Size of a blob linked into ``name``, for a HEAD; BlobUnknown otherwise. The link
+        records the size and vouches for the bytes (as for a redirecting GET, and a mirror's
+        HEAD), so the driver is not asked: an S3 driver would presign a URL a HEAD never
+        sends, and a small blob would be read into the cache for nothing."""
+        size = await self._links.blob_size(name, digest)
+        if size is None:
+            raise BlobUnknown(detail={"digest": str(digest)})
+        return size
+
     async def open(self, name: RepoName, digest: Digest) -> tuple[int, BlobDelivery]:
         """Size of a blob linked into ``name`` and how to send it; BlobUnknown otherwise.
         Small blobs come from memory once read (SendBytes); the link is checked first either

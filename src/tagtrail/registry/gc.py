@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tagtrail import metrics
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.meta.garbage import Collected, GarbageStore, GcPolicy
 from tagtrail.registry.gc_orphans import ORPHANED, OrphanCollector
@@ -92,6 +93,9 @@ class GarbageCollector:
         # rows they would remove still name what those passes already reported.
         report.collected.extend(await self._orphans.blobs(policy))
         report.orphaned_uploads.extend(await self._orphans.uploads(policy))
+        metrics.GC_RUNS.inc()
+        if not policy.dry_run:
+            metrics.GC_FREED_BYTES.inc(report.freed_bytes)
         return report
 
     async def _drop_bytes(self, digest: str, unlinking: set[str], dry_run: bool) -> bool:

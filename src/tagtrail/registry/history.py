@@ -53,10 +53,13 @@ class History:
         before_ms: int | None,
         since_ms: int | None,
         digest: Digest | None,
+        with_previous: bool = False,
     ) -> HistoryPage:
         """Every assignment and deletion, newest first, ``since < ts < before`` (draft OCI).
 
         An unknown repository or tag is an empty answer, not an error, as the draft says.
+        ``with_previous``: each record's ``previous`` digest filled in (for those who may see
+        who moved the tag, and from where).
         """
         if limit is not None and limit < 0:
             raise PaginationNumberInvalid(detail={"n": limit})
@@ -71,6 +74,7 @@ class History:
             limit=page + 1,
             digest=digest,
             newest_first=True,
+            with_previous=with_previous,
         )
         if len(records) > page:
             # The next page holds records strictly older than the last one returned.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from tagtrail.errors import (
@@ -16,9 +16,11 @@ from tagtrail.errors import (
 from tagtrail.meta.store import BlobLinkStore, ManifestStore, RepositoryStore
 from tagtrail.registry.mirror_guard import MirrorGuard, refuse_writes
 from tagtrail.registry.parsing import parse_manifest
+from tagtrail.registry.tag_rules import TagRules
 from tagtrail.types import (
     Digest,
     Manifest,
+    MoveBy,
     Referrer,
     RepoName,
     StoredManifest,
@@ -72,8 +74,10 @@ class Manifests:
         protect_history: bool,
         allow_foreign: bool = True,
         guard: MirrorGuard | None = None,
+        rules: TagRules | None = None,
     ) -> None:
         self._guard = guard
+        self._rules = rules
         self._manifests = manifests
         self._links = links
         self._repositories = repositories
@@ -87,8 +91,11 @@ class Manifests:
         content: bytes,
         content_type: str | None,
         tags: Sequence[Tag] = (),
+        *,
+        actor: str | None = None,
     ) -> PutResult:
-        """Store a manifest, tagged by ``reference`` or, pushed by digest, by ``tags``."""
+        """Store a manifest, tagged by ``reference`` or, pushed by digest, by ``tags``;
+        ``actor`` pushed it (``types.MoveBy``)."""
         await refuse_writes(self._guard, name)
         if tags and reference.digest is None:
             raise TagInvalid(
@@ -121,7 +128,15 @@ class Manifests:
                 detail={"digests": [str(d) for d in missing]},
             )
         wanted = [reference.tag] if reference.tag is not None else list(tags)
-        moves = await self._manifests.put_manifest_tags(name, manifest, wanted, verify_refs=True)
+        rule_for = await self._rule_for(name)
+        moves = await self._manifests.put_manifest_tags(
+            name,
+            manifest,
+            wanted,
+            verify_refs=True,
+            # Per tag: each may fall under its own rule (refused in the storing transaction).
+            by=lambda tag: MoveBy("push", actor, rule=rule_for(tag)),
+        )
         return PutResult(manifest, tuple(moves))
 
     async def get(self, name: RepoName, reference: Reference) -> StoredManifest:
@@ -134,17 +149,30 @@ class Manifests:
             raise ManifestUnknown(detail={"reference": str(reference.digest or reference.tag)})
         return found
 
-    async def delete(self, name: RepoName, reference: Reference) -> None:
+    async def delete(
+        self, name: RepoName, reference: Reference, *, actor: str | None = None
+    ) -> None:
         await refuse_writes(self._guard, name)
+        rule_for = await self._rule_for(name)
         if reference.tag is not None:
-            deleted = await self._manifests.delete_tag(name, reference.tag)
+            by = MoveBy("delete", actor, rule=rule_for(reference.tag))
+            deleted = await self._manifests.delete_tag(name, reference.tag, by=by)
         else:
             assert reference.digest is not None
             deleted = await self._manifests.delete_manifest(
-                name, reference.digest, self._protect_history
+                name,
+                reference.digest,
+                self._protect_history,
+                by=lambda tag: MoveBy("delete", actor, rule=rule_for(tag)),
             )
         if not deleted:
             raise ManifestUnknown(detail={"reference": str(reference.digest or reference.tag)})
+
+    async def _rule_for(self, name: RepoName) -> Callable[[str], str | None]:
+        """The immutable-tag rule covering each tag of ``name`` (``MoveBy.rule``)."""
+        if self._rules is None:
+            return lambda _: None
+        return await self._rules.covering(name)
 
     async def tags(self, name: RepoName, limit: int | None, after: str | None) -> list[str]:
         if not await self._repositories.repository_exists(name):

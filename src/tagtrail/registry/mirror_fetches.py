@@ -29,6 +29,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from tagtrail import metrics
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.clock import now_ms
 from tagtrail.meta.mirror_state import MirrorStateStore
@@ -240,12 +241,14 @@ class BlobFetches:
             size = await writing
             await self._driver.commit_upload(upload, fetch.digest)
         except BaseException:
+            metrics.MIRROR_FAILURES.labels("fetch").inc()
             writing.cancel()
             with contextlib.suppress(BaseException):
                 await writing
             with contextlib.suppress(Exception):
                 await self._driver.cancel_upload(upload)
             raise
+        metrics.MIRROR_FETCHES.inc()
         await self._links.link_blob(fetch.name, fetch.digest, size)
 
     async def _store(self, upload: str, backlog: _Backlog) -> int:

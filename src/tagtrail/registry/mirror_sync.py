@@ -20,13 +20,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tagtrail import metrics
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.clock import now_ms
-from tagtrail.errors import InvalidInput
+from tagtrail.errors import InvalidInput, TagImmutable
 from tagtrail.meta.mirror_state import ImportedMove, MirrorStateStore, TagCheck
 from tagtrail.meta.store import BlobLinkStore, ManifestStore
 from tagtrail.registry.mirror_upstreams import Mirrored
 from tagtrail.registry.parsing import parse_manifest
+from tagtrail.registry.tag_rules import TagRules
 from tagtrail.times import parse_timestamp
 from tagtrail.types import INDEX_MANIFEST_TYPES, Digest, Manifest, Tag
 from tagtrail.upstream.client import Upstream
@@ -47,6 +49,11 @@ class TagCheckResult:
     failure: Exception | None = None
 
 
+def mirror_actor(mirrored: Mirrored) -> str:
+    """Who a mirror's records say moved the tag (``types.MoveBy``): the mirror, by prefix."""
+    return f"mirror:{mirrored.mirror.prefix}"
+
+
 class MirrorSync:
     def __init__(
         self,
@@ -56,7 +63,9 @@ class MirrorSync:
         driver: BlobDriver,
         *,
         clock_ms: Callable[[], int] = now_ms,
+        rules: TagRules | None = None,
     ) -> None:
+        self._rules = rules
         self._state = state
         self._manifests = manifests
         self._links = links
@@ -84,11 +93,15 @@ class MirrorSync:
         if due_only and last is not None and now - last.checked_ms < interval_ms:
             return TagCheckResult(here, moved=False, asked=False, checked_ms=last.checked_ms)
         previous = None if last is None else last.checked_ms
+        # An immutable-tag rule covers mirror moves too: the upstream may move such a tag,
+        # the copy here stays where it was first seen.
+        rule = None if self._rules is None else (await self._rules.covering(name))(tag)
+        metrics.MIRROR_CHECKS.labels(mirrored.mirror.prefix).inc()
         try:
             head = await upstream.head_manifest(mirrored.upstream, tag)
             if head is None:
                 moved = here is not None and await self._state.record_mirrored_deletion(
-                    name, tag, previous_check_ms=previous
+                    name, tag, previous_check_ms=previous, actor=mirror_actor(mirrored), rule=rule
                 )
                 await self._state.save_tag_check(name, tag, TagCheck(None, now, imported=True))
                 return TagCheckResult(None, moved=moved, asked=True, checked_ms=now)
@@ -104,10 +117,24 @@ class MirrorSync:
             if last is None or not last.imported:
                 history = await self._upstream_history(mirrored, upstream, tag, manifest)
             await self._state.record_mirrored_move(
-                name, tag, manifest, previous_check_ms=previous, imported=history
+                name,
+                tag,
+                manifest,
+                previous_check_ms=previous,
+                imported=history,
+                actor=mirror_actor(mirrored),
+                rule=rule,
             )
+        except TagImmutable as exc:
+            # Nothing recorded; the check is saved, so the upstream is asked again only after
+            # the interval, and what is held keeps serving.
+            log.warning("mirror %s: %s:%s not moved: %s", mirrored.mirror.prefix, name, tag, exc)
+            seen = None if head is None else Digest.parse(head.digest)
+            await self._state.save_tag_check(name, tag, TagCheck(seen, now, imported=True))
+            return TagCheckResult(here, moved=False, asked=True, checked_ms=now)
         except (UpstreamError, InvalidInput) as exc:  # InvalidInput: a manifest we refuse
             log.warning("mirror %s: %s:%s not checked: %s", mirrored.mirror.prefix, name, tag, exc)
+            metrics.MIRROR_FAILURES.labels("check").inc()
             return TagCheckResult(
                 here,
                 moved=False,
@@ -166,8 +193,10 @@ class MirrorSync:
                     size = await self._driver.append_upload(upload, 0, stream)
                 await self._driver.commit_upload(upload, digest)
             except BaseException:
+                metrics.MIRROR_FAILURES.labels("fetch").inc()
                 await self._driver.cancel_upload(upload)
                 raise
+            metrics.MIRROR_FETCHES.inc()
         await self._links.link_blob(mirrored.local, digest, size)
         return size
 

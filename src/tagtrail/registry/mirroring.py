@@ -14,6 +14,7 @@ from tagtrail.registry.mirror_names import MirrorNames, Organisations
 from tagtrail.registry.mirror_pull import MirrorPull
 from tagtrail.registry.mirror_sync import MirrorSync
 from tagtrail.registry.mirror_upstreams import MirrorLister, MirrorUpstreams
+from tagtrail.registry.tag_rules import TagRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +34,13 @@ class Mirroring:
         driver: BlobDriver,
         blobs: Blobs,
         organisations: Organisations | None,
+        rules: TagRules | None = None,
     ) -> Mirroring:
         """Every part on one metadata store and one blob driver (``organisations``: None
-        leaves the Docker daemon's name form off, see ``mirror_names``)."""
+        leaves the Docker daemon's name form off, see ``mirror_names``; ``rules``: the
+        registry's, so that mirror moves obey its immutable-tag rules)."""
         upstreams = MirrorUpstreams(mirrors)
-        sync = MirrorSync(meta, meta, meta, driver)
+        sync = MirrorSync(meta, meta, meta, driver, rules=rules or TagRules(meta))
         fetches = BlobFetches(meta, meta, driver)
         pull = MirrorPull(upstreams, sync, meta, meta, meta, driver, blobs, fetches)
         names = MirrorNames(upstreams, meta, organisations)

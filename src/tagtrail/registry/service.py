@@ -20,6 +20,8 @@ from tagtrail.registry.manifests import Manifests
 from tagtrail.registry.mirror_guard import MirrorGuard
 from tagtrail.registry.mirror_names import Organisations
 from tagtrail.registry.mirroring import Mirroring
+from tagtrail.registry.restore import Restore
+from tagtrail.registry.tag_rules import TagRules
 from tagtrail.registry.uploads import UploadLimits, Uploads
 
 
@@ -32,6 +34,8 @@ class Registry:
         "history",
         "manifests",
         "mirroring",
+        "restore",
+        "rules",
         "uploads",
     )
 
@@ -51,6 +55,8 @@ class Registry:
         self._driver = driver
         # Pushes, mounts and deletes into a mirror's prefix are refused (without: no mirrors).
         guard = None if mirrors is None else MirrorGuard(mirrors)
+        # One per registry (a worker): the cache a rule change here clears at once.
+        self.rules = TagRules(meta)
         self.uploads = Uploads(meta, meta, driver, limits, guard=guard)
         self.blobs = Blobs(meta, driver, blob_cache, guard=guard)
         self.manifests = Manifests(
@@ -60,14 +66,16 @@ class Registry:
             protect_history=protect_history,
             allow_foreign=allow_nondistributable,
             guard=guard,
+            rules=self.rules,
         )
         self.history = History(meta, meta)
+        self.restore = Restore(meta, meta, meta, guard=guard, rules=self.rules)
         self.browsing = Browsing(meta, meta, meta, meta)
         # Without a mirror store (tests of one concept): no mirrors, pushes anywhere.
         self.mirroring = (
             None
             if mirrors is None
-            else Mirroring.wire(mirrors, meta, driver, self.blobs, organisations)
+            else Mirroring.wire(mirrors, meta, driver, self.blobs, organisations, self.rules)
         )
 
     @classmethod

@@ -14,6 +14,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from tagtrail import metrics
 from tagtrail.blobs.driver import BlobDriver
 from tagtrail.clock import Clock, now_ms
 from tagtrail.errors import (
@@ -282,7 +283,8 @@ class Uploads:
             await hashing.wait()
 
         try:
-            new_offset = await self._blobs.append_upload(session.id, session.offset, hashed())
+            with metrics.UPLOADS_IN_PROGRESS.track_inprogress():
+                new_offset = await self._blobs.append_upload(session.id, session.offset, hashed())
         except BaseException:
             self._hashers.drop(session.id)
             raise

@@ -28,7 +28,7 @@ from tagtrail.types import (
     Tag,
     parse_tag,
 )
-from tagtrail.ui import present, signin
+from tagtrail.ui import present, restore, signin
 from tagtrail.ui.access import (
     Missing,
     Viewer,
@@ -41,6 +41,7 @@ from tagtrail.ui.history import HistoryRow, history_rows, marks, mirror_upstream
 from tagtrail.ui.render import page, render
 from tagtrail.ui.sizes import Sizes
 from tagtrail.web import state
+from tagtrail.web.actors import may_push
 
 REPOSITORY_PAGE = 100
 TAG_PAGE = 100
@@ -215,6 +216,10 @@ async def tag_history(request: Request, who: Viewer) -> Response:
         answer=answer,
         at_value=request.query_params.get("at", ""),
         at_invalid=at_invalid,
+        # Who moved the tag, and "restore this", for those who may push (as the API's
+        # _oci/tag-history annotations): a public reader sees no user names.
+        sees_actors=await may_push(state.guard(request), who.caller, name),
+        restore_url=restore.restore_url,
     )
 
 
@@ -283,6 +288,7 @@ def _annotations(raw: str | None) -> list[tuple[str, str]]:
 ROUTES: list[BaseRoute] = [
     Route("/", repositories, methods=["GET", "HEAD"], name="ui-repositories"),
     *signin.ROUTES,
+    *restore.ROUTES,
     Route("/repo/{name:path}/-/tag/{tag}", tag_history, methods=["GET", "HEAD"]),
     Route("/repo/{name:path}/-/digest/{digest}", digest_page, methods=["GET", "HEAD"]),
     Route("/repo/{name:path}", repository, methods=["GET", "HEAD"], name="ui-repository"),

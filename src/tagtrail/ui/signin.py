@@ -13,7 +13,7 @@ from tagtrail.errors import Unauthorized
 from tagtrail.ui import session
 from tagtrail.ui.access import Viewer
 from tagtrail.ui.render import SECURITY_HEADERS, Forbidden, page, render, respond
-from tagtrail.web import state
+from tagtrail.web import login_name, state
 from tagtrail.web.forms import Form, read_form
 
 MAX_FORM_BYTES = 16 * 1024  # a user name, a password and a path, with room to spare
@@ -29,8 +29,9 @@ def safe_next(raw: str) -> str:
     return raw
 
 
-async def _form(request: Request) -> Form:
-    """A url-encoded form from a same-origin page that carries the session's CSRF token."""
+async def checked_form(request: Request) -> Form:
+    """A url-encoded form from a same-origin page that carries the session's CSRF token
+    (every form of the UI goes through this)."""
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise Forbidden
@@ -50,13 +51,14 @@ async def login_form(request: Request, who: Viewer) -> Response:
 
 @page
 async def login(request: Request, who: Viewer) -> Response:
-    fields = await _form(request)
+    fields = await checked_form(request)
     next_path = safe_next(fields.get("next", "/"))
     guard = state.guard(request)
     if not guard.enabled:
         return respond(request, RedirectResponse(next_path, status_code=303))
     assert guard.policy is not None
     username, password = fields.get("username"), fields.get("password")
+    login_name.note(request, username)  # the access log names it if the login is refused
     try:
         principal = await guard.policy.authenticate(username, password)
     except Unauthorized:
@@ -78,7 +80,7 @@ async def login(request: Request, who: Viewer) -> Response:
 
 @page
 async def logout(request: Request, who: Viewer) -> Response:
-    await _form(request)
+    await checked_form(request)
     response = RedirectResponse("/", status_code=303)
     response.headers.update(SECURITY_HEADERS)
     session.store(request, response, session.Session.new())
