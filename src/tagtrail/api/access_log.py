@@ -12,18 +12,18 @@ that asks an anonymous client for a token is the token protocol at work, not a w
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import os
 import time
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import Scope
 
 from tagtrail import logs
+from tagtrail.errors import Unauthorized
 from tagtrail.web import login_name
-from tagtrail.web.guard import Caller
+from tagtrail.web.guard import Caller, basic_credentials
 
 log = logging.getLogger("tagtrail.access")
 _LONGEST_PATH = 1000
@@ -57,19 +57,13 @@ def _subject(scope: Scope) -> str | None:
 
 
 def _basic_user(scope: Scope) -> str | None:
-    """The user name of a Basic ``Authorization`` header (the part before the colon only)."""
-    for key, value in scope["headers"]:
-        if key == b"authorization":
-            scheme, _, encoded = value.partition(b" ")
-            if scheme.lower() != b"basic":
-                return None
-            try:
-                decoded = base64.b64decode(encoded.strip(), validate=True)
-            except (binascii.Error, ValueError):
-                return None
-            user, sep, _ = decoded.partition(b":")
-            return user.decode("utf-8", "replace")[:200] if sep else None
-    return None
+    """The user name of a Basic ``Authorization`` header, read as the guard reads it (None
+    when there is none or it is malformed)."""
+    try:
+        credentials = basic_credentials(Request(scope))
+    except Unauthorized:
+        return None
+    return None if credentials is None else credentials[0][:200]
 
 
 def write(

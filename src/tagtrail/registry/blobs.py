@@ -85,9 +85,7 @@ class Blobs:
         """Size of a blob linked into ``name`` and how to send it; BlobUnknown otherwise.
         Small blobs come from memory once read (SendBytes); the link is checked first either
         way."""
-        size = await self._links.blob_size(name, digest)
-        if size is None:
-            raise BlobUnknown(detail={"digest": str(digest)})
+        size = await self.size(name, digest)
         cached = self._cache.get(digest)
         if cached is not None:
             return size, SendBytes(cached)
