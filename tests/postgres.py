@@ -7,6 +7,7 @@ The server is TAGTRAIL_TEST_POSTGRES (default: this machine's at 127.0.0.1:5432,
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -55,3 +56,63 @@ def fresh_database() -> Iterator[str]:
         yield _url_for(name)
     finally:
         asyncio.run(_run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# Databases this process migrated and emptied again, ready for the next test.
+_spare: list[str] = []
+# Kept across tests (emptied, not truncated): Alembic's revision, and the one identity row,
+# which gets a new identity as a new database would.
+_KEPT = ("alembic_version", "store_identity")
+
+
+@asynccontextmanager
+async def migrated_database_async() -> AsyncIterator[str]:
+    """An empty database at the schema's head for one test. The process keeps its databases
+    and empties them after each test: creating one takes 0.1-0.25 s and migrating it 0.17 s
+    here, a TRUNCATE some 20 ms, and some 200 store tests ask for one. A database that cannot
+    be emptied (a test left a lock behind) is dropped instead."""
+    from tagtrail.meta.database import Database  # the code under test, imported when used
+
+    if _spare:
+        url = _spare.pop()
+    else:
+        name = f"tagtrail_test_{uuid.uuid4().hex[:12]}"
+        await _run(f'CREATE DATABASE "{name}"')
+        url = _url_for(name)
+        database = await Database.open(url)
+        await database.close()
+    try:
+        yield url
+    finally:
+        if await _emptied(url):
+            _spare.append(url)
+        else:
+            await _run(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+
+async def _emptied(url: str) -> bool:
+    connection = await asyncpg.connect(url, timeout=10)
+    try:
+        await connection.execute("SET lock_timeout = '5s'")
+        tables = await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        )
+        names = ", ".join(f'"{t["tablename"]}"' for t in tables if t["tablename"] not in _KEPT)
+        async with connection.transaction():
+            await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            await connection.execute("UPDATE store_identity SET identity = $1", str(uuid.uuid4()))
+        return True
+    except asyncpg.PostgresError:
+        return False
+    finally:
+        await connection.close()
+
+
+@atexit.register
+def _drop_spares() -> None:
+    async def drop() -> None:
+        for url in _spare:
+            await _run(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+    if _spare:
+        asyncio.run(drop())

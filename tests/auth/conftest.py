@@ -12,10 +12,12 @@ from tests.auth.world import World, build_world
 from tests.server import RunningServer, start_server
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The shared server; once every test of the package has used it, its log is checked for
-    the secrets they handled (test_logs.py does the same for one test's own requests)."""
+    """The shared server, one per test process: pytest-xdist hands each worker files of
+    several packages in turn, and a package-scoped server restarted (3-4 s) at each return.
+    Once every test has used it, its log is checked for the secrets they handled
+    (test_logs.py does the same for one test's own requests)."""
     server = start_server(
         tmp_path_factory.mktemp("auth") / "data",
         "--auth",

@@ -14,17 +14,17 @@ from tests.client.helpers import Moved, move_many
 from tests.server import RunningServer, memory_dir, start_server
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """The client tests' registry without auth (one start for the package, not one a module):
-    history, pin, restore, TLS fallback and OpenAPI tests each keep to their own names."""
+    """The client tests' registry without auth, one start per test process (as tests/auth's
+    world): history, pin, restore, TLS fallback and OpenAPI tests keep to their own names."""
     with memory_dir(tmp_path_factory.mktemp("client")) as directory:
         running = start_server(directory / "data")
         yield running
         running.stop()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def moved(registry: RunningServer) -> Moved:
     """A tag of the registry moved across three history pages, for the history tests and the
     OpenAPI checks of history pages alike (one set of pushes, not one a module)."""

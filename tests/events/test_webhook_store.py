@@ -160,8 +160,8 @@ async def test_failed_for_good_lets_the_next_go_and_redeliver_makes_it_pending(
     assert redelivered.delivery.event.id == first.delivery.event.id
 
 
-async def test_racing_owners_each_get_a_delivery_once(database_url: str) -> None:
-    stores = [await SqlMetadataStore.open(database_url) for _ in range(4)]
+async def test_racing_owners_each_get_a_delivery_once(store_url: str) -> None:
+    stores = [await SqlMetadataStore.open(store_url) for _ in range(4)]
     try:
         await _hook(stores[0])
         for n in range(40):

@@ -9,7 +9,7 @@ import pytest
 
 from tagtrail.meta.sql import SqlMetadataStore
 from tagtrail.meta.store import MetadataStore
-from tests.postgres import fresh_database_async
+from tests.postgres import fresh_database_async, migrated_database_async
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -21,6 +21,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(params=BACKENDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A new, empty database (not migrated)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'meta.db'}"
         return
@@ -28,8 +29,19 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
 
 
+@pytest.fixture(params=BACKENDS)
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database for stores, which opening a store migrates (on PostgreSQL, one the
+    process migrated before and reuses: tests.postgres.migrated_database_async)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'meta.db'}"
+        return
+    async with migrated_database_async() as url:
+        yield url
+
+
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[MetadataStore]:
-    opened = await SqlMetadataStore.open(database_url)
+async def store(store_url: str) -> AsyncIterator[MetadataStore]:
+    opened = await SqlMetadataStore.open(store_url)
     yield opened
     await opened.close()

@@ -50,9 +50,9 @@ async def test_same_blob_linked_concurrently_is_one_link(store: MetadataStore) -
     assert await store.missing_blobs(REPO, [digest]) == []
 
 
-async def test_many_clients_moving_one_tag(database_url: str) -> None:
+async def test_many_clients_moving_one_tag(store_url: str) -> None:
     """Four stores (replicas, each with its own pool) move one tag, some to the same digest."""
-    replicas = [await SqlMetadataStore.open(database_url) for _ in range(4)]
+    replicas = [await SqlMetadataStore.open(store_url) for _ in range(4)]
     try:
         targets = [manifest(n % 7) for n in range(80)]
         random.Random(7).shuffle(targets)
@@ -70,9 +70,9 @@ async def test_many_clients_moving_one_tag(database_url: str) -> None:
             await replica.close()
 
 
-async def test_deletes_racing_pushes(database_url: str) -> None:
+async def test_deletes_racing_pushes(store_url: str) -> None:
     """Deleting a manifest (and with it its tags) while others push it again and move tags."""
-    replicas = [await SqlMetadataStore.open(database_url) for _ in range(3)]
+    replicas = [await SqlMetadataStore.open(store_url) for _ in range(3)]
     try:
         first, second = manifest(1), manifest(2)
         await replicas[0].put_manifest(REPO, first, Tag("a"))

@@ -53,8 +53,8 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    store = await SqlMetadataStore.open(database_url)
+async def world(store_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    store = await SqlMetadataStore.open(store_url)
     driver = FilesystemDriver(tmp_path / "blobs")
     await claim_store(await database_identity(store.database), driver)  # else gc refuses
     yield World(store, driver, GarbageCollector(SqlGarbageStore(store.database), driver))

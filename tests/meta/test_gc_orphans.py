@@ -53,23 +53,21 @@ class World:
 
 @pytest.fixture(params=["filesystem", "s3"])
 async def world(
-    request: pytest.FixtureRequest, database_url: str, tmp_path: Path, s3: S3Endpoint
+    request: pytest.FixtureRequest, store_url: str, tmp_path: Path, s3: S3Endpoint
 ) -> AsyncIterator[World]:
-    async with _world(request.param, database_url, tmp_path, s3) as opened:
+    async with _world(request.param, store_url, tmp_path, s3) as opened:
         yield opened
 
 
 @pytest.fixture
-async def s3_world(database_url: str, tmp_path: Path, s3: S3Endpoint) -> AsyncIterator[World]:
-    async with _world("s3", database_url, tmp_path, s3) as opened:
+async def s3_world(store_url: str, tmp_path: Path, s3: S3Endpoint) -> AsyncIterator[World]:
+    async with _world("s3", store_url, tmp_path, s3) as opened:
         yield opened
 
 
 @asynccontextmanager
-async def _world(
-    kind: str, database_url: str, tmp_path: Path, s3: S3Endpoint
-) -> AsyncIterator[World]:
-    store = await SqlMetadataStore.open(database_url)
+async def _world(kind: str, store_url: str, tmp_path: Path, s3: S3Endpoint) -> AsyncIterator[World]:
+    store = await SqlMetadataStore.open(store_url)
     if kind == "filesystem":
         driver: BlobDriver = FilesystemDriver(tmp_path / "blobs")
     else:

@@ -30,8 +30,8 @@ HUB = MirrorRecord(
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    opened = await Database.open(database_url)
+async def database(store_url: str) -> AsyncIterator[Database]:
+    opened = await Database.open(store_url)
     yield opened
     await opened.close()
 
@@ -85,13 +85,13 @@ async def test_add_creates_a_private_organisation_and_keeps_an_existing_one(
 
 
 async def test_add_refuses_a_taken_prefix_or_one_with_repositories(
-    database: Database, box: CredentialBox, database_url: str
+    database: Database, box: CredentialBox, store_url: str
 ) -> None:
     store = SqlMirrorStore(database, box)
     await store.add_mirror(HUB)
     with pytest.raises(Conflict, match="hub is a mirror already"):
         await store.add_mirror(MirrorRecord("hub", "https://elsewhere.example"))
-    meta = await SqlMetadataStore.open(database_url)
+    meta = await SqlMetadataStore.open(store_url)
     try:
         await meta.put_manifest(RepoName("acme/app"), manifest(1), None)
         await meta.put_manifest(RepoName("acmeother/app"), manifest(2), None)

@@ -55,8 +55,8 @@ async def test_removal_is_kept_as_the_audit_record(store: MetadataStore) -> None
     assert await store.get_tag_rule(rule.id) == removed
 
 
-async def test_racing_removals_record_one_remover(database_url: str) -> None:
-    replicas = [await SqlMetadataStore.open(database_url) for _ in range(3)]
+async def test_racing_removals_record_one_remover(store_url: str) -> None:
+    replicas = [await SqlMetadataStore.open(store_url) for _ in range(3)]
     try:
         rule = await replicas[0].add_tag_rule(TagRule("team", None, "v*", created_ms=1))
         results = await asyncio.gather(
@@ -118,10 +118,10 @@ async def test_rules_per_tag_in_one_push(store: MetadataStore) -> None:
     ]
 
 
-async def test_concurrent_creates_of_an_immutable_tag(database_url: str) -> None:
+async def test_concurrent_creates_of_an_immutable_tag(store_url: str) -> None:
     """Replicas push different digests to one new immutable tag at once: one creates it, every
     other is refused, and the history holds the one creation."""
-    replicas = [await SqlMetadataStore.open(database_url) for _ in range(4)]
+    replicas = [await SqlMetadataStore.open(store_url) for _ in range(4)]
     try:
         pushes = [manifest(10 + n) for n in range(len(replicas))]
         results = await asyncio.gather(

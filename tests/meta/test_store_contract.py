@@ -158,11 +158,11 @@ async def test_referrers_by_subject_and_type(store: MetadataStore) -> None:
     assert await store.referrers(REPO, Digest.of(b"nothing"), None) == []
 
 
-async def test_two_replicas_record_one_ordered_history(database_url: str) -> None:
+async def test_two_replicas_record_one_ordered_history(store_url: str) -> None:
     """Two stores on one database (two replicas): moves through both land in one history."""
     first, second = (
-        await SqlMetadataStore.open(database_url),
-        await SqlMetadataStore.open(database_url),
+        await SqlMetadataStore.open(store_url),
+        await SqlMetadataStore.open(store_url),
     )
     try:
         manifests = [manifest(1000 + n) for n in range(40)]

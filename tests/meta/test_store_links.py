@@ -73,14 +73,14 @@ async def test_unlink_may_skip_the_reference_check(store: MetadataStore) -> None
 
 
 async def test_unlink_and_push_never_leave_a_manifest_without_its_blob(
-    database_url: str,
+    store_url: str,
 ) -> None:
     """A blob DELETE racing manifest pushes that reference the blob, through two stores (two
     replicas): either the push fails for the missing blob or the delete is refused, never both
     succeed."""
     first, second = (
-        await SqlMetadataStore.open(database_url),
-        await SqlMetadataStore.open(database_url),
+        await SqlMetadataStore.open(store_url),
+        await SqlMetadataStore.open(store_url),
     )
     try:
         await first.link_blob(REPO, CONFIG, 2)

@@ -18,7 +18,7 @@ from tests.ssl_context import SHARED
 UPSTREAM_ORG = "up"
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def distribution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribution]:
     running = start_distribution(tmp_path_factory.mktemp("distribution"))
     yield running
@@ -31,7 +31,7 @@ def distribution_http(distribution: Distribution) -> Iterator[httpx.Client]:
         yield http
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def auth_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A tagtrail with auth on and a private organisation ``up`` the admin pushes to."""
     data = tmp_path_factory.mktemp("tagtrail-upstream") / "data"

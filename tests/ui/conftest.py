@@ -48,7 +48,7 @@ class UiWorld:
         return httpx.Client(base_url=self.url, auth=("admin", ADMIN_PASSWORD), timeout=30)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiWorld]:
     data_dir = tmp_path_factory.mktemp("ui") / "data"
     server = start_server(data_dir, "--auth", env={"TAGTRAIL_ADMIN_PASSWORD": ADMIN_PASSWORD})
