@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import tempfile
@@ -22,9 +21,17 @@ from pathlib import Path
 import httpx
 
 from bench.content import OCI_MANIFEST, Image, build_image, random_payload
-from bench.history_scale import HistoryResult, measure, recording_cost
+from bench.history_scale import measure, recording_cost
 from bench.loadgen import LoadResult, ab, wrk
-from bench.servers import Server, free_port, start_distribution, start_nginx, start_tagtrail
+from bench.report import Row, render
+from bench.servers import (
+    Server,
+    free_port,
+    start_distribution,
+    start_nginx,
+    start_noop,
+    start_tagtrail,
+)
 from bench.upload import curl_upload, random_blob
 
 MB = 1024 * 1024
@@ -32,23 +39,12 @@ ACCEPT = {"Accept": OCI_MANIFEST}
 
 
 @dataclass
-class Row:
-    label: str
-    unit: str
-    tagtrail: float
-    distribution: float
-    extra: str = ""
-
-    @property
-    def ratio(self) -> float:
-        """tagtrail / Distribution (for times and memory, lower is better)."""
-        return self.tagtrail / self.distribution if self.distribution else float("nan")
-
-
-@dataclass
 class PeakRss:
+    """Peak memory of each server while sampled: summed RSS (``peaks``) and PSS (``pss``)."""
+
     servers: list[Server]
     peaks: dict[str, int] = field(default_factory=dict)
+    pss: dict[str, int] = field(default_factory=dict)
 
     @contextmanager
     def sampling(self) -> Iterator[None]:
@@ -57,8 +53,9 @@ class PeakRss:
         def sample() -> None:
             while not stop.wait(0.25):
                 for server in self.servers:
-                    rss = server.rss_bytes()
+                    rss, pss = server.rss_bytes(), server.pss_bytes()
                     self.peaks[server.name] = max(self.peaks.get(server.name, 0), rss)
+                    self.pss[server.name] = max(self.pss.get(server.name, 0), pss)
 
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
@@ -77,7 +74,11 @@ class Pushed:
 
 def pushed(server: Server, repository: str, tag: str) -> Pushed:
     """The digests as the registry holds them (read back, never assumed)."""
-    answer = httpx.get(f"{server.url}/v2/{repository}/manifests/{tag}", headers=ACCEPT, timeout=30)
+    answer = httpx.get(
+        f"{server.url}/v2/{repository}/manifests/{tag}",
+        headers={**ACCEPT, **server.basic},
+        timeout=30,
+    )
     answer.raise_for_status()
     return Pushed(answer.headers["docker-content-digest"], answer.json()["layers"][0]["digest"])
 
@@ -91,6 +92,7 @@ def skopeo_push(image: Image, server: Server, repository: str) -> float:
             str(_policy()),
             "copy",
             "--dest-tls-verify=false",
+            *([f"--dest-creds={':'.join(server.login)}"] if server.login else []),
             f"oci:{image.layout}:{image.tag}",
             f"docker://{server.host}/{repository}:{image.tag}",
         ],
@@ -171,34 +173,6 @@ def iperf(streams: int, seconds: int) -> float:
     return float(json.loads(output)["end"]["sum_received"]["bits_per_second"]) / 8
 
 
-def versions() -> dict[str, str]:
-    def first_line(*command: str) -> str:
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=30)
-        except OSError:
-            return "missing"
-        return (
-            (done.stdout or done.stderr).strip().splitlines()[0]
-            if (done.stdout or done.stderr)
-            else ""
-        )
-
-    from importlib.metadata import version
-
-    return {
-        "tagtrail": version("tagtrail"),
-        "granian": version("granian"),
-        "starlette": version("starlette"),
-        "python": platform.python_version(),
-        "distribution": first_line("docker-registry", "--version"),
-        "nginx": first_line("nginx", "-v"),
-        "wrk": first_line("wrk", "--version"),
-        "ab": first_line("ab", "-V"),
-        "iperf3": first_line("iperf3", "--version"),
-        "skopeo": first_line("skopeo", "--version"),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="per load run")
@@ -207,12 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--history", default="1000,100000,1000000", help="record counts for history at scale"
     )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="tagtrail with auth on: pulls carry a bearer token from its /token (Distribution"
+        " runs without auth either way)",
+    )
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="tagtrail-bench-") as scratch:
         work = Path(scratch)
-        tagtrail = start_tagtrail(work / "tagtrail", args.workers)
+        tagtrail = start_tagtrail(work / "tagtrail", args.workers, auth=args.auth)
         distribution = start_distribution(work / "distribution")
         servers = [tagtrail, distribution]
         rss = PeakRss(servers)
@@ -250,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
                     "GET /v2/",
                     "req/s",
                     lambda s: wrk(
-                        f"{s.url}/v2/", threads=2, connections=64, seconds=seconds, headers={}
+                        f"{s.url}/v2/",
+                        threads=2,
+                        connections=64,
+                        seconds=seconds,
+                        headers=s.pull_headers("bench/small"),
                     ),
                 ),
                 (
@@ -261,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                         method="HEAD",
                         connections=64,
                         seconds=seconds,
-                        headers=ACCEPT,
+                        headers={**ACCEPT, **s.pull_headers("bench/small")},
                     ),
                 ),
                 (
@@ -272,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                         threads=2,
                         connections=64,
                         seconds=seconds,
-                        headers=ACCEPT,
+                        headers={**ACCEPT, **s.pull_headers("bench/small")},
                     ),
                 ),
                 (
@@ -283,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                         threads=2,
                         connections=64,
                         seconds=seconds,
-                        headers=ACCEPT,
+                        headers={**ACCEPT, **s.pull_headers("bench/small")},
                     ),
                 ),
                 (
@@ -294,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                         threads=2,
                         connections=64,
                         seconds=seconds,
-                        headers={},
+                        headers=s.pull_headers("bench/small"),
                     ),
                 ),
                 (
@@ -305,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                         threads=2,
                         connections=64,
                         seconds=seconds,
-                        headers={},
+                        headers=s.pull_headers("bench/small"),
                     ),
                 ),
             ]
@@ -338,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                         threads=2,
                         connections=4,
                         seconds=seconds,
-                        headers={},
+                        headers=s.pull_headers(f"bench/big{reps - 1}"),
                     ),
                 )
                 rows.append(
@@ -351,19 +335,23 @@ def main(argv: list[str] | None = None) -> int:
                 )
             rows.append(_median_row("push 100 MB image (skopeo)", pushes))
             rows.append(_median_row("upload 100 MB blob (curl, one PATCH)", uploads))
-            rows.append(
-                Row(
-                    "peak RSS under load",
-                    "MB",
-                    rss.peaks.get("tagtrail", 0) / MB,
-                    rss.peaks.get("distribution", 0) / MB,
+            for label, peaks in (("RSS", rss.peaks), ("PSS", rss.pss)):
+                rows.append(
+                    Row(
+                        f"peak {label} under load",
+                        "MB",
+                        peaks.get("tagtrail", 0) / MB,
+                        peaks.get("distribution", 0) / MB,
+                    )
                 )
-            )
 
             # Ceilings of this machine.
             static = work / "static"
             static.mkdir()
-            served = httpx.get(f"{tagtrail.url}/v2/bench/small/manifests/v1", headers=ACCEPT)
+            served = httpx.get(
+                f"{tagtrail.url}/v2/bench/small/manifests/v1",
+                headers={**ACCEPT, **tagtrail.basic},
+            )
             (static / "manifest").write_bytes(served.content)
             nginx = start_nginx(static, work / "nginx")
             try:
@@ -381,6 +369,22 @@ def main(argv: list[str] | None = None) -> int:
                 )
             finally:
                 nginx.stop()
+            noop = start_noop(static / "manifest", args.workers)
+            try:
+                asgi_ceiling = _median_load(
+                    [
+                        wrk(
+                            f"{noop.url}/manifest",
+                            threads=2,
+                            connections=64,
+                            seconds=seconds,
+                            headers={},
+                        )
+                        for _ in range(reps)
+                    ]
+                )
+            finally:
+                noop.stop()
             one_stream, four_streams = iperf(1, min(seconds, 5)), iperf(4, min(seconds, 5))
         finally:
             for server in servers:
@@ -397,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         moving_ms,
         plain_ms,
         nginx_rps=ceiling.requests_per_second,
+        asgi_rps=asgi_ceiling.requests_per_second,
         manifest_rps=manifest_row.tagtrail,
         loopback=(one_stream / MB, four_streams / MB),
         blob_mbs=blob_row.tagtrail,
@@ -405,69 +410,6 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     args.output.write_text(report)
     return 0
-
-
-def render(
-    rows: list[Row],
-    history: list[HistoryResult],
-    moving_ms: float,
-    plain_ms: float,
-    *,
-    nginx_rps: float,
-    manifest_rps: float,
-    loopback: tuple[float, float],
-    blob_mbs: float,
-    args: argparse.Namespace,
-) -> str:
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Command: `bench/run --seconds {args.seconds} --repetitions {args.repetitions}"
-        f" --workers {args.workers}` (medians of {args.repetitions} runs; wrk -t2 -c64 for GET,"
-        " ab -k -c64 for HEAD, wrk -t2 -c4 for the 100 MB blob).",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
-        f"run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        "",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
-        "",
-        "| measure | unit | tagtrail | Distribution | tagtrail / Distribution"
-        " | latency (tagtrail/Distribution) |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row.label} | {row.unit} | {row.tagtrail:,.2f} | {row.distribution:,.2f} | "
-            f"{row.ratio:.2f}x | {row.extra} |"
-        )
-    lines += [
-        "",
-        "## Ceilings of this machine",
-        "",
-        f"- nginx serving the same manifest bytes as a static file: {nginx_rps:,.0f} req/s;"
-        f" tagtrail's GET manifest by tag is {manifest_rps / nginx_rps:.1%} of it.",
-        f"- Loopback bandwidth (iperf3): {loopback[0]:,.0f} MB/s on one stream,"
-        f" {loopback[1]:,.0f} MB/s on four; tagtrail's 100 MB blob GET is"
-        f" {blob_mbs / loopback[1]:.1%} of four streams.",
-        "",
-        "## History at scale (SQLite, one tag)",
-        "",
-        "| records | window of 100: p50 | p99 | last page (1000): p50 | p99 |",
-        "| ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for h in history:
-        lines.append(
-            f"| {h.records:,} | {h.window_p50_ms:.2f} ms | {h.window_p99_ms:.2f} ms |"
-            f" {h.last_page_p50_ms:.2f} ms | {h.last_page_p99_ms:.2f} ms |"
-        )
-    lines += [
-        "",
-        f"Recording history on a manifest PUT: {moving_ms:.2f} ms median for a PUT by tag that"
-        f" moves the tag (one history record) against {plain_ms:.2f} ms for a PUT by digest"
-        f" (none): {moving_ms / plain_ms - 1:+.1%}.",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ Each runs on 127.0.0.1 with storage in a temporary directory and error-level log
 
 from __future__ import annotations
 
+import base64
 import os
+import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -29,6 +32,31 @@ class Server:
     name: str
     process: subprocess.Popen[bytes]
     port: int
+    login: tuple[str, str] | None = None  # the admin's, where auth is on
+
+    @property
+    def basic(self) -> dict[str, str]:
+        """An Authorization header for setup requests (empty without auth)."""
+        if self.login is None:
+            return {}
+        encoded = base64.b64encode(":".join(self.login).encode()).decode()
+        return {"Authorization": f"Basic {encoded}"}
+
+    def pull_headers(self, repository: str) -> dict[str, str]:
+        """What a pulling client sends with each request: without auth nothing; with auth a
+        bearer token for ``repository`` from the registry's /token, as docker gets one."""
+        if self.login is None:
+            return {}
+        challenge = httpx.get(f"{self.url}/v2/", timeout=30).headers["www-authenticate"]
+        fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        answer = httpx.get(
+            fields["realm"],
+            params={"service": fields["service"], "scope": f"repository:{repository}:pull"},
+            auth=self.login,
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return {"Authorization": f"Bearer {answer.json()['token']}"}
 
     @property
     def host(self) -> str:
@@ -41,6 +69,11 @@ class Server:
     def rss_bytes(self) -> int:
         """Resident memory of the server and all its processes (workers included)."""
         return sum(_rss(pid) for pid in _tree(self.process.pid))
+
+    def pss_bytes(self) -> int:
+        """Proportional set size of the server's processes: each page shared by forked
+        workers counted once in all, where summed RSS counts it once per process."""
+        return sum(_pss(pid) for pid in _tree(self.process.pid))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -74,6 +107,16 @@ def _rss(pid: int) -> int:
     return 0
 
 
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _wait(server: Server, path: str = "/v2/") -> Server:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -91,8 +134,12 @@ def _wait(server: Server, path: str = "/v2/") -> Server:
 def start_tagtrail(
     data: Path, workers: int, *, auth: bool = False, env: dict[str, str] | None = None
 ) -> Server:
-    """tagtrail on a free port, without auth unless asked (``env`` adds TAGTRAIL_* settings)."""
+    """tagtrail on a free port, without auth unless asked (``env`` adds TAGTRAIL_* settings);
+    with auth, an admin with a random password (``Server.login``)."""
     port = free_port()
+    login = ("admin", secrets.token_urlsafe(16)) if auth else None
+    if login is not None:
+        env = {**(env or {}), "TAGTRAIL_ADMIN_PASSWORD": login[1]}
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TAGTRAIL_")}
     process = subprocess.Popen(
         [
@@ -112,7 +159,7 @@ def start_tagtrail(
         stderr=subprocess.DEVNULL,
         env={**clean, "TAGTRAIL_LOG_LEVEL": "error", **(env or {})},
     )
-    return _wait(Server("tagtrail", process, port))
+    return _wait(Server("tagtrail", process, port, login))
 
 
 def start_distribution(data: Path) -> Server:
@@ -157,3 +204,35 @@ def start_nginx(root: Path, work: Path) -> Server:
         stderr=subprocess.DEVNULL,
     )
     return _wait(Server("nginx", process, port), "/manifest")
+
+
+def start_noop(body: Path, workers: int) -> Server:
+    """bench/noop_app.py under granian as tagtrail runs it (ASGI, uvloop, ``workers``)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--loop",
+            "uvloop",
+            "--http",
+            "1",
+            "--workers",
+            str(workers),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+            "bench.noop_app:app",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TAGTRAIL_BENCH_BODY": str(body)},
+        cwd=Path(__file__).parent.parent,
+    )
+    return _wait(Server("granian, do-nothing ASGI app", process, port), "/manifest")

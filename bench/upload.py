@@ -33,7 +33,9 @@ def _absolute(server: Server, location: str) -> str:
 def curl_upload(server: Server, repository: str, blob: Path, digest: str) -> float:
     """Seconds for POST, one streamed PATCH of the whole blob, and the closing PUT."""
     began = time.perf_counter()
-    started = httpx.post(f"{server.url}/v2/{repository}/blobs/uploads/", timeout=30)
+    started = httpx.post(
+        f"{server.url}/v2/{repository}/blobs/uploads/", headers=server.basic, timeout=30
+    )
     started.raise_for_status()
     patch = subprocess.run(
         [
@@ -47,6 +49,7 @@ def curl_upload(server: Server, repository: str, blob: Path, digest: str) -> flo
             "PATCH",
             "--header",
             "Content-Type: application/octet-stream",
+            *(arg for k, v in server.basic.items() for arg in ("--header", f"{k}: {v}")),
             "--upload-file",
             str(blob),
             "--dump-header",
@@ -66,7 +69,9 @@ def curl_upload(server: Server, repository: str, blob: Path, digest: str) -> flo
     # The Location may carry state of its own (Distribution's ``_state``): add to its query.
     separator = "&" if "?" in location else "?"
     closed = httpx.put(
-        f"{_absolute(server, location)}{separator}digest={quote(digest)}", timeout=60
+        f"{_absolute(server, location)}{separator}digest={quote(digest)}",
+        headers=server.basic,
+        timeout=60,
     )
     closed.raise_for_status()
     return time.perf_counter() - began

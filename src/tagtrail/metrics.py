@@ -22,7 +22,23 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Request durations: a cached manifest GET takes well under a millisecond, a large blob PUT
 # minutes; the buckets span both.
-_DURATIONS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+DURATION_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+)
 
 # -- HTTP (counted by api/metrics.py's middleware) -------------------------------------------
 REQUESTS = Counter(
@@ -34,7 +50,7 @@ REQUEST_SECONDS = Histogram(
     "tagtrail_http_request_duration_seconds",
     "Time from a request's arrival to the end of its response, by route class and method",
     ["route", "method"],
-    buckets=_DURATIONS,
+    buckets=DURATION_BUCKETS,
 )
 RESPONSE_BYTES = Counter(
     "tagtrail_http_response_bytes", "Response body bytes sent, by route class", ["route"]

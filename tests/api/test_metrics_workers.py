@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tagtrail.api.metrics import FLUSH_SECONDS
 from tests.api.helpers import push_blob, random_bytes, repo
 from tests.api.test_metrics import parse, requests, value
 from tests.server import RunningServer, start_server
@@ -68,9 +69,19 @@ def test_counts_are_the_sum_over_workers(two_workers: RunningServer) -> None:
             if len(workers) == 2:
                 break
             assert time.monotonic() < deadline, f"one worker answered all {sent} requests"
+    # A worker adds its requests to the metrics files within FLUSH_SECONDS (api/metrics.py).
+    deadline = time.monotonic() + FLUSH_SECONDS + 10
+    while (counted := _scraped_heads(two_workers)) != sent:
+        assert counted < sent, f"{counted} counted of {sent} sent"
+        assert time.monotonic() < deadline, f"{counted} counted of {sent} sent"
+        time.sleep(0.05)
     for _ in range(4):  # each scrape may reach either worker
-        scraped = httpx.get(f"{two_workers.url}/metrics", timeout=10)
-        assert requests(parse(scraped.text), "manifest", "HEAD", 404) == sent
+        assert _scraped_heads(two_workers) == sent
+
+
+def _scraped_heads(server: RunningServer) -> float:
+    scraped = httpx.get(f"{server.url}/metrics", timeout=10)
+    return requests(parse(scraped.text), "manifest", "HEAD", 404)
 
 
 def test_the_text_log_line(two_workers: RunningServer) -> None:
@@ -144,7 +155,12 @@ def test_the_metrics_directory_goes_with_the_server(tmp_path: Path) -> None:
         assert living.exists()
         answered = httpx.get(f"{server.url}/v2/", timeout=10)
         worker = _worker_of(server, answered.headers["x-request-id"])
-        (mine,) = {path.parent for path in shm.glob(f"tagtrail-metrics-*/counter_{worker}.db")}
+        # The worker writes its first values within FLUSH_SECONDS (api/metrics.py).
+        deadline = time.monotonic() + FLUSH_SECONDS + 10
+        while not (found := set(shm.glob(f"tagtrail-metrics-*/counter_{worker}.db"))):
+            assert time.monotonic() < deadline, "the worker wrote no metrics file"
+            time.sleep(0.05)
+        (mine,) = {path.parent for path in found}
     finally:
         server.stop()
         shutil.rmtree(living, ignore_errors=True)

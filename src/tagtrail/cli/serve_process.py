@@ -28,11 +28,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from granian.constants import HTTPModes, Interfaces
+from granian.constants import HTTPModes, Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server.mp import MPServer
 
+from tagtrail.cli.serve_memory import prepare_for_workers
 from tagtrail.config import Settings
 
 APP_FACTORY = "tagtrail.api.app:app_from_environment"
@@ -200,6 +201,7 @@ def serve(settings: Settings, listener: socket.socket) -> None:
         port=settings.port,
         backlog=BACKLOG,
         workers=settings.workers,
+        loop=Loops.uvloop,  # a dependency: see pyproject.toml for what it saves
         workers_kill_timeout=DRAIN_SECONDS,
         log_level=LogLevels(settings.log_level.lower()),
         ssl_cert=settings.tls_cert,
@@ -210,6 +212,7 @@ def serve(settings: Settings, listener: socket.socket) -> None:
         ),
     )
     spawn: Callable[..., None] = partial(_worker, os.getpid())
+    prepare_for_workers()  # memory the workers it forks share (cli/serve_memory.py)
     try:
         server.serve(spawn_target=spawn)
     finally:
