@@ -141,6 +141,25 @@ def compare(
     return {name: _median_load(runs) for name, runs in results.items()}
 
 
+def _ceiling(server: Server, seconds: int, repetitions: int) -> LoadResult:
+    """The median of GETs of ``/manifest`` from a server that only serves it; then stopped."""
+    try:
+        return _median_load(
+            [
+                wrk(
+                    f"{server.url}/manifest",
+                    threads=2,
+                    connections=64,
+                    seconds=seconds,
+                    headers={},
+                )
+                for _ in range(repetitions)
+            ]
+        )
+    finally:
+        server.stop()
+
+
 def iperf(streams: int, seconds: int) -> float:
     port = free_port()
     server = subprocess.Popen(
@@ -353,38 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                 headers={**ACCEPT, **tagtrail.basic},
             )
             (static / "manifest").write_bytes(served.content)
-            nginx = start_nginx(static, work / "nginx")
-            try:
-                ceiling = _median_load(
-                    [
-                        wrk(
-                            f"{nginx.url}/manifest",
-                            threads=2,
-                            connections=64,
-                            seconds=seconds,
-                            headers={},
-                        )
-                        for _ in range(reps)
-                    ]
-                )
-            finally:
-                nginx.stop()
-            noop = start_noop(static / "manifest", args.workers)
-            try:
-                asgi_ceiling = _median_load(
-                    [
-                        wrk(
-                            f"{noop.url}/manifest",
-                            threads=2,
-                            connections=64,
-                            seconds=seconds,
-                            headers={},
-                        )
-                        for _ in range(reps)
-                    ]
-                )
-            finally:
-                noop.stop()
+            ceiling = _ceiling(start_nginx(static, work / "nginx"), seconds, reps)
+            asgi_ceiling = _ceiling(start_noop(static / "manifest", args.workers), seconds, reps)
             one_stream, four_streams = iperf(1, min(seconds, 5)), iperf(4, min(seconds, 5))
         finally:
             for server in servers:

@@ -1,22 +1,26 @@
 """The serving process's memory, set up for the workers it forks (``prepare_for_workers``).
 
+Measured over the sequence of ``bench/run --auth`` (three 100 MB uploads, then its pull
+loads), the server's PSS summed over its processes: 150 MB idle, 192-218 MB at the end in
+three runs with the defaults, 167-168 MB in three runs with what is set here.
+
 A forked worker shares the serving process's pages (its imported modules, its settings) until
-either writes them. Python's collector writes to every object it traverses, so one full
-collection in a worker copied some 20 MB of them (PSS of a worker rising from 56 to 74 MB in
-a bench run); frozen before the fork (``gc.freeze``), they are never traversed again.
+either writes them. Python's collector writes to every object it traverses, so a full
+collection in a worker copies them: a worker's PSS jumped from 56 to 74 MB in one run, and the
+serving process's rose with it (fewer processes share what is left). Frozen before the fork
+(``gc.freeze``), those objects are never traversed again.
 
-Two of glibc's defaults cost a worker memory it never gives back, measured with
-``bench/run --auth`` (the workers' PSS, summed):
+Two of glibc's defaults keep memory a worker freed:
 
-- Its mmap threshold rises to the size of the largest block freed so far: after the first
-  upload's big pieces, pieces of that size come from the heap, which fragments and keeps
-  growing (10-14 MB a 100 MB upload here). Fixed at 128 KiB, big blocks always come from mmap
-  and go back to the kernel when freed.
+- Its mmap threshold rises to the size of the largest block freed so far, so after the first
+  upload's big pieces, pieces of that size come from the heap, which fragments: +14 MB over
+  the three uploads, against +7 MB with the threshold fixed at 128 KiB (big blocks then always
+  come from mmap and go back to the kernel when freed).
 - Each thread that allocates gets an arena of its own, up to eight per core: the threads that
-  read blobs off the event loop left some 25 MB of arenas behind in each bench run. Two
-  arenas are enough for a worker whose allocations are on the event loop.
+  read blobs off the event loop left some 25 MB of arenas in some runs, none with two arenas,
+  enough for a worker whose allocations are on the event loop.
 
-Elsewhere (musl, macOS) nothing is done.
+Elsewhere (musl, macOS) the allocator is left as it is.
 """
 
 from __future__ import annotations
