@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tagtrail.challenges import parse_challenge
 
 
 def free_port() -> int:
@@ -47,8 +48,11 @@ class Server:
         bearer token for ``repository`` from the registry's /token, as docker gets one."""
         if self.login is None:
             return {}
-        challenge = httpx.get(f"{self.url}/v2/", timeout=30).headers["www-authenticate"]
-        fields = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        challenge = parse_challenge(
+            httpx.get(f"{self.url}/v2/", timeout=30).headers["www-authenticate"]
+        )
+        assert challenge is not None
+        fields = challenge.params
         answer = httpx.get(
             fields["realm"],
             params={"service": fields["service"], "scope": f"repository:{repository}:pull"},
@@ -98,20 +102,19 @@ def _tree(pid: int) -> list[int]:
 
 
 def _rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _kilobytes(f"/proc/{pid}/status", "VmRSS:") * 1024
 
 
 def _pss(pid: int) -> int:
+    return _kilobytes(f"/proc/{pid}/smaps_rollup", "Pss:") * 1024
+
+
+def _kilobytes(path: str, field: str) -> int:
+    """A ``field: N kB`` line of a /proc file (0 when the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
     except OSError:
         pass
     return 0

@@ -36,32 +36,44 @@ def _url_for(database: str) -> str:
     return f"{base}/{database}"
 
 
+def _new_name() -> str:
+    return f"tagtrail_test_{uuid.uuid4().hex[:12]}"
+
+
+def _create(name: str) -> str:
+    return f'CREATE DATABASE "{name}"'
+
+
+def _drop(name: str) -> str:
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+
+
 @asynccontextmanager
 async def fresh_database_async() -> AsyncIterator[str]:
     """A new, empty database for one test (its URL), dropped afterwards."""
-    name = f"tagtrail_test_{uuid.uuid4().hex[:12]}"
-    await _run(f'CREATE DATABASE "{name}"')
+    name = _new_name()
+    await _run(_create(name))
     try:
         yield _url_for(name)
     finally:
-        await _run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _run(_drop(name))
 
 
 @contextmanager
 def fresh_database() -> Iterator[str]:
     """The same, for tests without an event loop (servers in other processes)."""
-    name = f"tagtrail_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_run(f'CREATE DATABASE "{name}"'))
+    name = _new_name()
+    asyncio.run(_run(_create(name)))
     try:
         yield _url_for(name)
     finally:
-        asyncio.run(_run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_run(_drop(name)))
 
 
-# Databases this process migrated and emptied again, ready for the next test.
+# The names of databases this process migrated and emptied again, ready for the next test.
 _spare: list[str] = []
-# Kept across tests (emptied, not truncated): Alembic's revision, and the one identity row,
-# which gets a new identity as a new database would.
+# Not truncated: Alembic's revision, and the one identity row (given a new identity, as a new
+# database would have).
 _KEPT = ("alembic_version", "store_identity")
 
 
@@ -74,20 +86,19 @@ async def migrated_database_async() -> AsyncIterator[str]:
     from tagtrail.meta.database import Database  # the code under test, imported when used
 
     if _spare:
-        url = _spare.pop()
+        name = _spare.pop()
     else:
-        name = f"tagtrail_test_{uuid.uuid4().hex[:12]}"
-        await _run(f'CREATE DATABASE "{name}"')
-        url = _url_for(name)
-        database = await Database.open(url)
+        name = _new_name()
+        await _run(_create(name))
+        database = await Database.open(_url_for(name))
         await database.close()
     try:
-        yield url
+        yield _url_for(name)
     finally:
-        if await _emptied(url):
-            _spare.append(url)
+        if await _emptied(_url_for(name)):
+            _spare.append(name)
         else:
-            await _run(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+            await _run(_drop(name))
 
 
 async def _emptied(url: str) -> bool:
@@ -111,8 +122,8 @@ async def _emptied(url: str) -> bool:
 @atexit.register
 def _drop_spares() -> None:
     async def drop() -> None:
-        for url in _spare:
-            await _run(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+        for name in _spare:
+            await _run(_drop(name))
 
     if _spare:
         asyncio.run(drop())
