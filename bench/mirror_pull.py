@@ -10,7 +10,9 @@ A local CNCF Distribution (Debian's ``docker-registry``) is the upstream of tagt
     a pull within the interval costs one more indexed read (the tag's last check).
 (b) the first pull of a new 100 MB blob through the mirror (fetched from the upstream, streamed
     to the client while stored) against a GET of the same blob from Distribution directly, with
-    curl; each repetition pushes a new blob. Expected ratio >= 0.8.
+    curl; each repetition pushes a new blob. Expected ratio >= 0.8. Beside them, the same blob
+    through ``bench.relay``: Python with no framework receiving, hashing, storing and sending
+    the bytes, the most any Python mirror gets out of this machine.
 (c) the same as (b) with the upstream a network link away (``bench.paced_proxy``, 1 Gbit/s by
     default, ``--link-mbit``): Distribution behind the paced proxy, pulled through it directly
     and through a second mirror (``paced``) of it. (b) measures what the mirror's streaming
@@ -39,6 +41,7 @@ import httpx
 
 from bench.loadgen import wrk
 from bench.paced_proxy import PacedProxy
+from bench.relay import Relay
 from bench.servers import start_distribution, start_tagtrail
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -152,7 +155,9 @@ def _report_rates(local: list[float], mirror: list[float], repetitions: int, sec
     print(f"    ratio                   {mirror_rps / local_rps:10.2f}  (expected >= 0.9)")
 
 
-def _report_pulls(title: str, direct: list[float], through: list[float]) -> None:
+def _report_pulls(
+    title: str, direct: list[float], through: list[float], relayed: list[float]
+) -> None:
     """Medians, and every repetition: the first pull's pace varies with what else runs."""
     direct_s, through_s = statistics.median(direct), statistics.median(through)
     print(f"{title}, curl, median of {len(direct)}")
@@ -163,6 +168,10 @@ def _report_pulls(title: str, direct: list[float], through: list[float]) -> None
         f"{BIG / d / 1e6:.0f}/{BIG / t / 1e6:.0f}" for d, t in zip(direct, through, strict=True)
     )
     print(f"    each (direct/mirror)    {each} MB/s")
+    if relayed:
+        relayed_s = statistics.median(relayed)
+        print(f"    through bench.relay     {BIG / relayed_s / 1e6:10.0f} MB/s")
+        print(f"    its ratio (the ceiling) {direct_s / relayed_s:10.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     upstream = start_distribution(work / "distribution")
     tagtrail = None
     paced = PacedProxy(upstream.port, args.link_mbit * 1e6 / 8).start()
+    relay = Relay(upstream.port, work / "relayed").start()
     try:
         data = work / "tagtrail"
         _tagtrail_cli(data, "db", "upgrade")
@@ -197,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repetitions if "a" in parts else 0):
             local_rates.append(_rate(local, args.seconds))
             mirror_rates.append(_rate(mirrored, args.seconds))
-        pulls: dict[str, tuple[list[float], list[float]]] = {}
+        pulls: dict[str, tuple[list[float], list[float], list[float]]] = {}
         with httpx.Client(base_url=upstream.url, timeout=300) as http:
             if parts & {"b", "c"}:
                 _warm_blob_path(http, tagtrail.url)
@@ -205,22 +215,25 @@ def main(argv: list[str] | None = None) -> int:
                 for index in range(args.repetitions if part in parts else 0):
                     repo = f"bench/big{part}{index}"
                     digest = push_blob(http, repo, os.urandom(BIG))
-                    direct, through = pulls.setdefault(part, ([], []))
+                    direct, through, relayed = pulls.setdefault(part, ([], [], []))
                     direct.append(_download_seconds(f"{source}/v2/{repo}/blobs/{digest}"))
                     through.append(
                         _download_seconds(f"{tagtrail.url}/v2/{prefix}/{repo}/blobs/{digest}")
                     )
+                    if part == "b":
+                        relayed.append(_download_seconds(f"{relay.url}/v2/{repo}/blobs/{digest}"))
         if local_rates:
             _report_rates(local_rates, mirror_rates, args.repetitions, args.seconds)
         titles = {
             "b": "(b) first pull of a new 100 MB blob",
             "c": f"(c) the same, the upstream behind a {args.link_mbit:g} Mbit/s link",
         }
-        for part, (direct, through) in pulls.items():
-            _report_pulls(titles[part], direct, through)
+        for part, (direct, through, relayed) in pulls.items():
+            _report_pulls(titles[part], direct, through, relayed)
     finally:
         if tagtrail is not None:
             tagtrail.stop()
+        relay.stop()
         paced.stop()
         upstream.stop()
         shutil.rmtree(work, ignore_errors=True)
