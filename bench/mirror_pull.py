@@ -12,7 +12,7 @@ A local CNCF Distribution (Debian's ``docker-registry``) is the upstream of tagt
     to the client while stored) against a GET of the same blob from Distribution directly, with
     curl; each repetition pushes a new blob. Expected ratio >= 0.8. Beside them, the same blob
     through ``bench.relay``: Python with no framework receiving, hashing, storing and sending
-    the bytes, the most any Python mirror gets out of this machine.
+    the bytes, about the most a Python mirror gets out of this machine.
 (c) the same as (b) with the upstream a network link away (``bench.paced_proxy``, 1 Gbit/s by
     default, ``--link-mbit``): Distribution behind the paced proxy, pulled through it directly
     and through a second mirror (``paced``) of it. (b) measures what the mirror's streaming
