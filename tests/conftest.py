@@ -77,16 +77,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for marker in expected_markers(item):
             item.add_marker(marker)
-    # The slow tests and the container tools' first, the quick ones after (a stable sort: each
-    # keeps its order within its group). xdist hands files out in this order; by name the
-    # longest files (reliability/, scaleout/) came last, and their minute-long tests ran on
-    # while other workers had nothing left. `bash scripts/test` on one 2-core machine: pytest
-    # 460 s with this order, 524-559 s in four runs without.
-    items.sort(
-        key=lambda item: (
-            0 if item.get_closest_marker("slow") or item.get_closest_marker("e2e") else 1
-        )
-    )
 
 
 @pytest.fixture(scope="session")
