@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tagtrail import logs
 from tagtrail.api import blobs, history, manifests, openapi, restore, rules, token
+from tagtrail.api.connections import BODILESS_METHODS, closing_unread
 from tagtrail.api.errors import HANDLERS, error_response
 from tagtrail.api.metrics import Observed
 from tagtrail.api.routing import RegistryRoutes, Tail
@@ -77,6 +78,8 @@ class RegistryApp:
             self._entry = Observed(self._dispatch, metrics_allow)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in BODILESS_METHODS:
+            receive, send = closing_unread(scope, receive, send)
         await self._entry(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
