@@ -76,6 +76,12 @@ BLOB_CACHE_HITS = Counter("tagtrail_blob_cache_hits", "Small blobs served from m
 BLOB_CACHE_MISSES = Counter(
     "tagtrail_blob_cache_misses", "Small blobs read from storage, then kept in memory"
 )
+REUSED_ANSWERS = Counter(
+    "tagtrail_reused_answers",
+    "Pulls answered from a worker's kept answers, nothing stored having changed since "
+    "(api/pull_answers.py), by route class",
+    ["route"],
+)
 
 # -- auth --------------------------------------------------------------------------------------
 TOKENS_ISSUED = Counter(

@@ -161,7 +161,9 @@ def test_route_classes_durations_and_bytes(client: httpx.Client) -> None:
 
 
 def test_registry_events_are_counted(client: httpx.Client) -> None:
-    """History records written, and the small-blob cache's misses then hits."""
+    """History records written, the small-blob cache's miss, and the same pull answered
+    again from what the worker kept (api/pull_answers.py), then from the small-blob cache
+    once something stored changed."""
     name = repo("metrics")
     before = scrape(client)
     push_image(client, name, "a")
@@ -171,13 +173,17 @@ def test_registry_events_are_counted(client: httpx.Client) -> None:
     digest = push_blob(client, name, data)
     for _ in range(3):
         assert client.get(f"/v2/{name}/blobs/{digest}").content == data
+    push_blob(client, name, random_bytes(10))  # a change: what was kept is dropped
+    assert client.get(f"/v2/{name}/blobs/{digest}").content == data
     after = scrape(client)
     records = "tagtrail_history_records_total"
     assert value(after, records, event="created") - value(before, records, event="created") == 2
     assert value(after, records, event="deleted") - value(before, records, event="deleted") == 1
     hits, misses = "tagtrail_blob_cache_hits_total", "tagtrail_blob_cache_misses_total"
+    reused = "tagtrail_reused_answers_total"
     assert value(after, misses) - value(before, misses) == 1
-    assert value(after, hits) - value(before, hits) == 2
+    assert value(after, reused, route="blob") - value(before, reused, route="blob") == 2
+    assert value(after, hits) - value(before, hits) == 1
 
 
 def test_gc_runs_and_bytes_freed_are_counted(allowing: InProcessRegistry, tmp_path: Path) -> None:

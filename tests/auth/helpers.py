@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -169,3 +170,13 @@ def assert_denied(response: httpx.Response, message: str) -> dict[str, object]:
     if response.request.method != "HEAD":
         assert error["message"] == message, error
     return error
+
+
+class Clock:
+    """A token authority's clock, which the tests move instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now

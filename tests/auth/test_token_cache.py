@@ -4,7 +4,6 @@ expiry is judged by the authority's clock, which a test can move instead of slee
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import jwt
@@ -14,17 +13,10 @@ from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.model import PULL
 from tagtrail.auth.tokens import TokenAuthority
 from tagtrail.errors import Unauthorized
+from tests.auth.helpers import Clock
 from tests.auth.jwts import claims, es256
 
 ISSUER, SERVICE = "tagtrail", "registry.test"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from tagtrail.auth.keys import KeyRing
 from tagtrail.auth.model import PULL
 from tagtrail.auth.tokens import TokenAuthority
 from tagtrail.errors import Unauthorized
+from tests.auth.helpers import Clock
 from tests.auth.jwts import claims, es256
 
 ISSUER, SERVICE = "tagtrail", "registry.test"
@@ -21,16 +22,6 @@ ISSUER, SERVICE = "tagtrail", "registry.test"
 @pytest.fixture
 def ring(tmp_path: Path) -> KeyRing:
     return KeyRing.load(tmp_path / "keys")
-
-
-class Clock:
-    """The authority's clock, which the tests move instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

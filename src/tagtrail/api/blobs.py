@@ -80,9 +80,13 @@ async def get_blob(request: Request) -> Response:
         return await _pull_through(request, registry.mirroring.pull, mirrored, digest)
     if request.method == "HEAD":  # the size alone: no driver call, no presigned URL
         size = await registry.blobs.size(name, digest)
-        return RawResponse(200, [(b"content-length", b"%d" % size), *_described(digest)])
+        headers = [(b"content-length", b"%d" % size), *_described(digest)]
+        return RawResponse(200, headers, reusable=True)
     size, source = await registry.blobs.open(name, digest)
-    return _deliver(request, digest, size, source)
+    response = _deliver(request, digest, size, source)
+    if isinstance(response, RawResponse) and response.status_code == 200:
+        response.reusable = True  # a small blob from memory (api/pull_answers.py)
+    return response
 
 
 async def _pull_through(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from starlette.types import Message, Receive, Scope, Send
 
-BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CLOSE = (b"connection", b"close")
 
 

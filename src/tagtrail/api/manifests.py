@@ -59,7 +59,10 @@ async def get_manifest(request: Request) -> Response:
     ]
     if warning is not None:  # served stale: the upstream could not be asked
         headers.append((b"warning", warning.encode("latin-1")))
-    return RawResponse(200, headers, b"" if request.method == "HEAD" else found.content)
+    content = b"" if request.method == "HEAD" else found.content
+    # Served from here, not an upstream's: the same pull gets it again until something
+    # stored changes (api/pull_answers.py); a mirror's answer depends on its upstream too.
+    return RawResponse(200, headers, content, reusable=mirrored is None)
 
 
 async def put_manifest(request: Request) -> Response:

@@ -120,15 +120,16 @@ def allowed(scope: Scope, networks: Iterable[Network]) -> bool:
 class _Tally:
     """One (route class, method, status)'s requests since the last flush."""
 
-    __slots__ = ("buckets", "bytes_in", "bytes_out", "requests", "seconds")
+    __slots__ = ("buckets", "bytes_in", "bytes_out", "requests", "reused", "seconds")
 
     def __init__(self) -> None:
-        self.requests = self.bytes_out = self.bytes_in = 0
+        self.requests = self.bytes_out = self.bytes_in = self.reused = 0
         self.seconds = 0.0
         self.buckets = [0] * len(_BOUNDS)
 
-    def add(self, seconds: float, bytes_out: int, bytes_in: int) -> None:
+    def add(self, seconds: float, bytes_out: int, bytes_in: int, reused: bool = False) -> None:
         self.requests += 1
+        self.reused += reused
         self.bytes_out += bytes_out
         self.bytes_in += bytes_in
         self.seconds += seconds
@@ -175,6 +176,8 @@ class Observed:
                 metrics.RESPONSE_BYTES.labels(route).inc(tally.bytes_out)
             if tally.bytes_in:
                 metrics.REQUEST_BYTES.labels(route).inc(tally.bytes_in)
+            if tally.reused:
+                metrics.REUSED_ANSWERS.labels(route).inc(tally.reused)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -221,20 +224,50 @@ class Observed:
             else:
                 await self.app(scope, counted_receive, counted_send)
         finally:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            elapsed = time.perf_counter() - started
-            self._tally(route, method, status).add(elapsed, bytes_out, bytes_in)
-            if route == "token" and status >= 400:  # issues are counted by api/token.py
-                metrics.TOKENS_REFUSED.inc()
-            access_log.write(
-                scope,
-                rid=rid,
-                route=route,
-                status=status,
-                started=started,
-                bytes_in=bytes_in,
-                bytes_out=bytes_out,
-            )
+            self._finished(scope, rid, route, status, started, bytes_in, bytes_out)
+
+    async def give(
+        self,
+        scope: Scope,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        started: float,
+    ) -> None:
+        """Send a 200 prepared beforehand (api/pull_answers.py), measured and logged as any
+        answer, without the wrappers an app's answer goes through."""
+        rid = access_log.request_id()
+        headers = [*headers, (b"x-request-id", rid.encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        sent = 0 if scope["method"] == "HEAD" else len(body)
+        self._finished(scope, rid, route_class(scope["path"]), 200, started, 0, sent, True)
+
+    def _finished(
+        self,
+        scope: Scope,
+        rid: str,
+        route: str,
+        status: int,
+        started: float,
+        bytes_in: int,
+        bytes_out: int,
+        reused: bool = False,
+    ) -> None:
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        elapsed = time.perf_counter() - started
+        self._tally(route, method, status).add(elapsed, bytes_out, bytes_in, reused)
+        if route == "token" and status >= 400:  # issues are counted by api/token.py
+            metrics.TOKENS_REFUSED.inc()
+        access_log.write(
+            scope,
+            rid=rid,
+            route=route,
+            status=status,
+            started=started,
+            bytes_in=bytes_in,
+            bytes_out=bytes_out,
+        )
 
     def _flushing_at_shutdown(self, send: Send) -> Send:
         async def send_and_flush(message: Message) -> None:

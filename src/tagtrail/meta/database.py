@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import QueuePool, create_engine, event, text
@@ -16,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from tagtrail.clock import now_ms
+from tagtrail.meta.change_count import ChangeCount
 from tagtrail.meta.migrate import HEAD_REVISION, current_revision, upgrade_to_head
 
 _WRITE = "tagtrail_write"
+# How old SQLite's own data_version may be when read beside the shared count of commits.
+BACKSTOP_SECONDS = 0.1
 _LOCK_WAIT_SECONDS = 30.0  # how long a write waits for another process's SQLite write lock
 
 
@@ -183,6 +188,13 @@ class Database:
         self._reading: _InProcessConnection | None = None
         self._writing: _InProcessConnection | None = None
         self._writing_durable = True  # the connection's synchronous setting: FULL
+        self._versions: sqlite3.Cursor | None = None  # on the reading connection
+        # The commits' shared count, for a database in a file (meta/change_count.py).
+        self._changes: ChangeCount | None = None
+        if reader is not None and reader.url.database not in (None, "", ":memory:"):
+            self._changes = ChangeCount(Path(str(reader.url.database)))
+        self._backstop_due = 0.0
+        self._sqlite_seen = 0
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Database:
@@ -247,6 +259,12 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._versions is not None:
+            self._versions.close()
+            self._versions = None
+        if self._changes is not None:
+            self._changes.close()
+            self._changes = None
         for connection in (self._reading, self._writing):
             if connection is not None:
                 connection.close()
@@ -310,6 +328,33 @@ class Database:
                 writing.raw("ROLLBACK")
             raise
         writing.raw("COMMIT")
+        if self._changes is not None:  # before the write is acknowledged: readers see it
+            self._changes.add()
+
+    def data_version(self) -> int | None:
+        """A number that differs from the last one this process read whenever anything was
+        committed since, by any process (SQLite's ``PRAGMA data_version`` on the connection
+        every read uses, so a read after it sees at least what it counted); None on
+        PostgreSQL, where no such number is cheap to read."""
+        if self._reader is None:
+            return None
+        changes = self._changes
+        if changes is None:  # a database in memory: one process, SQLite's number
+            return self._sqlite_data_version()
+        # The shared count of commits (meta/change_count.py), and SQLite's own number at
+        # most BACKSTOP_SECONDS old: it changes too if a writer died before counting.
+        now = time.monotonic()
+        if now >= self._backstop_due:
+            self._backstop_due = now + BACKSTOP_SECONDS
+            self._sqlite_seen = self._sqlite_data_version() & 0xFFFFFFFF
+        return (changes.read() << 32) | self._sqlite_seen
+
+    def _sqlite_data_version(self) -> int:
+        if self._versions is None:  # one cursor, kept: a new one each time cost a third more
+            driver = self._in_process()._connection.connection.driver_connection
+            self._versions = driver.cursor()  # type: ignore[union-attr]
+        row = self._versions.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
 
     def _in_process(self) -> _InProcessConnection:
         """One autocommit connection per process: every read statement sees the newest

@@ -35,6 +35,10 @@ class SqlStoreBase:
     def database(self) -> Database:
         return self._db
 
+    def data_version(self) -> int | None:
+        """See ``MetadataStore.data_version``."""
+        return self._db.data_version()
+
     async def ping(self) -> None:
         """Raise when the database does not answer (readiness)."""
         async with self._read() as conn:

@@ -199,5 +199,10 @@ class MetadataStore(
     """Every store above on one database: what the wiring opens and hands out."""
 
     async def close(self) -> None: ...
+    def data_version(self) -> int | None:
+        """A number that changes whenever anything stored changes, by any process, read
+        before the reads it vouches for; None when the store cannot tell cheaply."""
+        ...
+
     async def ping(self) -> None:
         """Raise when the database does not answer (readiness)."""

@@ -104,6 +104,12 @@ class Registry:
             organisations=organisations,
         )
 
+    def data_version(self) -> int | None:
+        """What answers read from the metadata may be kept under: it changes whenever
+        anything stored changes (a push, a tag move, an account's rights), in any process;
+        None where the store cannot tell (then nothing may be kept)."""
+        return self._meta.data_version()
+
     async def check(self) -> dict[str, str | None]:
         """Readiness of each part, "database" and "blobs": None when it answers, else the kind
         of failure (the exception's class name)."""

@@ -92,6 +92,27 @@ class Guard:
         state["caller"] = caller
         return caller
 
+    def decided_once(self, caller: object) -> bool:
+        """Whether what was allowed to ``caller`` (the request's, from its scope's state)
+        holds for as long as what is stored does not change and ``still_holds`` says yes:
+        with auth off, and for a token's bearer, whose rights are the token's own. Basic
+        credentials and pull-token secrets are checked against the accounts every time."""
+        if not self.enabled:
+            return True
+        return isinstance(caller, Caller) and caller.token is not None and caller.principal is None
+
+    def still_holds(self, caller: Caller | None, credential: str) -> bool:
+        """Whether the bearer token ``credential`` that ``caller`` was read from still names
+        it: recognised (not expired, its key still trusted) as the same verified token."""
+        if not self.enabled:
+            return True
+        if caller is None or caller.token is None or self.authority is None:
+            return False
+        try:
+            return self.authority.verify(credential) is caller.token
+        except Unauthorized:
+            return False
+
     async def grant(self, caller: Caller, type_: str, name: str) -> Grant | None:
         if caller.unrestricted:
             return _UNRESTRICTED
