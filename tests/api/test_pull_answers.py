@@ -19,7 +19,7 @@ from tagtrail.auth.model import PULL, PUSH, Grant
 from tagtrail.auth.scopes import Scope
 from tagtrail.auth.tokens import TokenAuthority
 from tagtrail.meta.database import BACKSTOP_SECONDS
-from tagtrail.web.guard import Caller, Guard
+from tagtrail.web.guard import Guard, ReuseTerms
 from tests.api.helpers import push_blob, push_image, random_bytes, repo
 from tests.api.test_metrics import scrape, value
 from tests.auth.helpers import Clock
@@ -161,10 +161,10 @@ class _Fixed:
 
 
 class _Everyone:
-    def decided_once(self, caller: object) -> bool:
-        return True
+    def reuse_terms(self, credential: str) -> ReuseTerms | None:
+        return (float("inf"), "")
 
-    def still_holds(self, caller: Caller | None, credential: str) -> bool:
+    def still_within(self, terms: ReuseTerms) -> bool:
         return True
 
 

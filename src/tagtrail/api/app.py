@@ -105,7 +105,9 @@ class RegistryApp:
         if answer.caller is not None:  # whom the access log names
             scope.setdefault("state", {})["caller"] = answer.caller
         if self._observed is not None:
-            await self._observed.give(scope, send, answer.headers, answer.body, started)
+            await self._observed.give(
+                scope, send, answer.headers, answer.body, answer.route, started
+            )
             return
         await send({"type": "http.response.start", "status": 200, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.body})

@@ -232,6 +232,7 @@ class Observed:
         send: Send,
         headers: list[tuple[bytes, bytes]],
         body: bytes,
+        route: str,
         started: float,
     ) -> None:
         """Send a 200 prepared beforehand (api/pull_answers.py), measured and logged as any
@@ -241,7 +242,7 @@ class Observed:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         sent = 0 if scope["method"] == "HEAD" else len(body)
-        self._finished(scope, rid, route_class(scope["path"]), 200, started, 0, sent, True)
+        self._finished(scope, rid, route, 200, started, 0, sent, True)
 
     def _finished(
         self,

@@ -28,7 +28,8 @@ from typing import Protocol
 from starlette.types import Scope
 
 from tagtrail.api.http import RawResponse
-from tagtrail.web.guard import Caller
+from tagtrail.api.metrics import route_class
+from tagtrail.web.guard import Caller, ReuseTerms
 
 # Request headers that change a pull's answer: such requests are never answered from here.
 _VARYING = frozenset(
@@ -55,8 +56,8 @@ class Versioned(Protocol):
 class Judge(Protocol):
     """Who may be given a kept answer: the guard (web/guard.py)."""
 
-    def decided_once(self, caller: object) -> bool: ...
-    def still_holds(self, caller: Caller | None, credential: str) -> bool: ...
+    def reuse_terms(self, credential: str) -> ReuseTerms | None: ...
+    def still_within(self, terms: ReuseTerms) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,8 @@ class Answer:
     headers: list[tuple[bytes, bytes]]  # encoded, complete (api/http.py RawResponse)
     body: bytes
     caller: Caller | None  # whom the guard allowed (None: auth off), for the access log
-    credential: str  # the token it was allowed by, checked again on every reuse
+    terms: ReuseTerms  # how long the guard's decision holds, checked on every reuse
+    route: str  # its route class, for the metrics (api/metrics.py)
 
 
 def key_of(scope: Scope) -> Key | None:
@@ -106,7 +108,7 @@ class PullAnswers:
         else:
             answer = self._answers.get(key)
             if answer is not None:
-                if guard.still_holds(answer.caller, answer.credential):
+                if guard.still_within(answer.terms):
                     return answer
                 self._drop(key)
         scope[_PENDING] = (key, version)
@@ -114,17 +116,20 @@ class PullAnswers:
 
     def keep(self, scope: Scope, response: RawResponse, guard: Judge) -> None:
         """Keep ``response`` to the pull of ``scope`` when its handler marked it reusable,
-        it is a 200, and what was allowed to its caller holds (``Guard.decided_once``)."""
+        it is a 200, and what was allowed to its caller holds (``Guard.reuse_terms``)."""
         pending = scope.get(_PENDING)
         if pending is None or not response.reusable or response.status_code != 200:
             return
-        caller = scope.get("state", {}).get("caller")
-        if not guard.decided_once(caller):
-            return
         key, version = pending
+        caller = scope.get("state", {}).get("caller")
         credential = key[3].decode("latin-1").partition(" ")[2].strip()
-        answer = Answer(response.raw_headers, bytes(response.body), caller, credential)
-        self._add(key, version, answer)
+        terms = guard.reuse_terms(credential)
+        if terms is None:
+            return
+        body = bytes(response.body)
+        self._add(
+            key, version, Answer(response.raw_headers, body, caller, terms, route_class(key[1]))
+        )
 
     def _add(self, key: Key, version: int, answer: Answer) -> None:
         size = len(answer.body)

@@ -194,6 +194,17 @@ class TokenAuthority:
             )
         return VerifiedToken(str(claims["sub"]), grants)
 
+    def recognised(self, token: str) -> tuple[float, str] | None:
+        """Until when, and by which key, a token ``verify`` accepted is recognised (None: not
+        one it holds). What it allowed may be given again while ``still_recognised``."""
+        found = self._recent.get(token)
+        return None if found is None else (found.until, found.kid)
+
+    def still_recognised(self, until: float, kid: str) -> bool:
+        """What ``verify`` checks on every use of a token it knows: not expired, the key that
+        signed it still trusted."""
+        return self._clock() < until and kid in self._keys.verifying
+
     def verify_refresh(self, token: str) -> str:
         claims = self._decode(token)
         if claims.get("typ") != "refresh":

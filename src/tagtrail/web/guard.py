@@ -27,6 +27,8 @@ from tagtrail.types import Digest, RepoName
 _EVERYTHING = frozenset({PULL, PUSH, DELETE})
 _UNRESTRICTED = Grant(_EVERYTHING | {ALL})  # what every request may do with auth off
 _DENIED = {PULL: "pull from", PUSH: "push to", DELETE: "delete in"}
+ReuseTerms = tuple[float, str]  # recognised until (the token's clock), the key that signed it
+_ALWAYS: ReuseTerms = (float("inf"), "")
 
 
 @dataclass
@@ -92,26 +94,22 @@ class Guard:
         state["caller"] = caller
         return caller
 
-    def decided_once(self, caller: object) -> bool:
-        """Whether what was allowed to ``caller`` (the request's, from its scope's state)
-        holds for as long as what is stored does not change and ``still_holds`` says yes:
-        with auth off, and for a token's bearer, whose rights are the token's own. Basic
+    def reuse_terms(self, credential: str) -> ReuseTerms | None:
+        """Until when what was allowed to the bearer of ``credential`` holds, as long as
+        nothing stored changes: always with auth off; for a token, whose rights are its own,
+        while it is recognised (``still_within``). None for anything else: Basic
         credentials and pull-token secrets are checked against the accounts every time."""
         if not self.enabled:
-            return True
-        return isinstance(caller, Caller) and caller.token is not None and caller.principal is None
+            return _ALWAYS
+        assert self.authority is not None
+        return self.authority.recognised(credential)
 
-    def still_holds(self, caller: Caller | None, credential: str) -> bool:
-        """Whether the bearer token ``credential`` that ``caller`` was read from still names
-        it: recognised (not expired, its key still trusted) as the same verified token."""
+    def still_within(self, terms: ReuseTerms) -> bool:
+        """Whether ``reuse_terms``' answer still holds (checked on every reuse)."""
         if not self.enabled:
             return True
-        if caller is None or caller.token is None or self.authority is None:
-            return False
-        try:
-            return self.authority.verify(credential) is caller.token
-        except Unauthorized:
-            return False
+        assert self.authority is not None
+        return self.authority.still_recognised(*terms)
 
     async def grant(self, caller: Caller, type_: str, name: str) -> Grant | None:
         if caller.unrestricted:
