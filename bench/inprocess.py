@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.inprocess            # microseconds a request, best of 7 rounds
     .venv/bin/python -m bench.inprocess --profile  # cProfile of manifest GETs by tag
     .venv/bin/python -m bench.inprocess --auth     # with auth on, a bearer token each request
+    .venv/bin/python -m bench.inprocess --whole    # every pull the whole way (nothing kept)
 
 What a load generator measures is this plus the server's HTTP and ASGI work (granian answers
 a do-nothing ASGI app at about 26 us a request on this 2-core machine, with the load generator
@@ -82,10 +83,15 @@ async def call(
     return status
 
 
-async def started(data: Path, auth: bool) -> tuple[RegistryApp, asyncio.Task[None]]:
-    """The app on fresh embedded storage and its lifespan, started (as a worker's is)."""
+async def started(data: Path, auth: bool, whole: bool) -> tuple[RegistryApp, asyncio.Task[None]]:
+    """The app on fresh embedded storage and its lifespan, started (as a worker's is);
+    ``whole``: no pull's answer kept (api/pull_answers.py), each goes the whole way."""
     settings = load_settings(
-        data_dir=data, auth=auth, log_level="error", admin_password=secrets.token_urlsafe()
+        data_dir=data,
+        auth=auth,
+        log_level="error",
+        admin_password=secrets.token_urlsafe(),
+        pull_answer_bytes=0 if whole else 8 * 1024 * 1024,
     )
     await bootstrap(settings)
     app = create_app(settings)
@@ -147,9 +153,9 @@ async def pushed(app: RegistryApp, extra: tuple[Header, ...]) -> tuple[str, str]
     return "sha256:" + hashlib.sha256(manifest).hexdigest(), digests[layer]
 
 
-async def measure(requests: int, profile: bool, auth: bool) -> None:
+async def measure(requests: int, profile: bool, auth: bool, whole: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="tagtrail-inprocess-") as scratch:
-        app, _lifespan = await started(Path(scratch), auth)
+        app, _lifespan = await started(Path(scratch), auth, whole)
         extra = bearer(app) if auth else ()
         manifest, layer = await pushed(app, extra)
         paths = [
@@ -189,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=3000, help="requests a path a round")
     parser.add_argument("--profile", action="store_true", help="cProfile manifest GETs instead")
     parser.add_argument("--auth", action="store_true", help="auth on, a bearer token a request")
+    parser.add_argument("--whole", action="store_true", help="keep no answers: the whole way")
     args = parser.parse_args(argv)
-    asyncio.run(measure(args.requests, args.profile, args.auth))
+    asyncio.run(measure(args.requests, args.profile, args.auth, args.whole))
     return 0
 
 

@@ -184,6 +184,12 @@ class Settings(BaseSettings):
         description="memory per worker for small blobs (64 KiB or less) served from memory; "
         "0: none",
     )
+    pull_answer_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=0,
+        description="memory per worker for answers to repeated pulls, given again while "
+        "nothing stored changes (SQLite only); 0: none",
+    )
     max_header_bytes: int = Field(
         256 * 1024, ge=8192, description="HTTP/1 read buffer, which bounds request headers"
     )

@@ -45,6 +45,19 @@ def test_a_repeated_pull_is_answered_from_what_was_kept(client: httpx.Client) ->
     assert _reused(client) - before == 2
 
 
+def test_no_answer_is_kept_when_the_setting_says_none(tmp_path: Path) -> None:
+    name = repo("none")
+    with (
+        in_process_registry(tmp_path / "data", pull_answer_bytes=0) as registry,
+        registry.client() as http,
+    ):
+        push_image(http, name, "v1")
+        before = _reused(http)
+        for _ in range(3):
+            assert http.get(f"/v2/{name}/manifests/v1").status_code == 200
+        assert _reused(http) == before
+
+
 def test_range_and_head_get_their_own_answers_after_a_whole_get(client: httpx.Client) -> None:
     name = repo("kept")
     data = random_bytes(1000)

@@ -265,7 +265,10 @@ def create_app(settings: Settings) -> RegistryApp:
 
     app = Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
     app.state.settings = settings
-    return RegistryApp(app, REGISTRY, settings.metrics_allow, PullAnswers())
+    answers = None
+    if settings.pull_answer_bytes > 0:
+        answers = PullAnswers(max_bytes=settings.pull_answer_bytes)
+    return RegistryApp(app, REGISTRY, settings.metrics_allow, answers)
 
 
 def app_from_environment() -> RegistryApp:
