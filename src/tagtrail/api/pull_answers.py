@@ -7,7 +7,7 @@ is stored (tags, manifests, blob links, accounts and rights); and, for a token, 
 still valid. So an answer its handler marks ``reusable`` (``RawResponse``) is kept under the
 request's method, path, query and ``Authorization``, with the metadata's data version
 (``Registry.data_version``: any commit by any process changes it), and given again while the
-version is the same and the guard says the caller still stands (``Guard.still_holds``: the
+version is the same and the guard says the caller still stands (``Guard.still_within``: the
 token not expired, its key still trusted). A handler that marks an answer reusable promises
 it read nothing else of the request.
 
