@@ -333,8 +333,9 @@ class Database:
 
     def data_version(self) -> int | None:
         """A number that differs from the last one this process read whenever anything was
-        committed since, by any process (SQLite's ``PRAGMA data_version`` on the connection
-        every read uses, so a read after it sees at least what it counted); None on
+        committed since, by any process, read before the reads it vouches for: the shared
+        count of commits (meta/change_count.py) beside SQLite's ``PRAGMA data_version`` of
+        at most BACKSTOP_SECONDS ago (that number alone for a database in memory); None on
         PostgreSQL, where no such number is cheap to read."""
         if self._reader is None:
             return None
