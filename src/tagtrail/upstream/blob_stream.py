@@ -18,6 +18,9 @@ and the client busy at once: hashing in a thread (hashlib releases the GIL) only
 hops, 280-295 MB/s against 325-360 inline; pieces of 256 KiB came at 280-310 (every piece
 costs a queue put per listener, a storage write and an ASGI message), of 4 MiB at 350-380,
 hardly more than 1 MiB for four times the memory held per listener and per fetch.
+
+aiohttp (7 MB a process) is imported when a streamer is made, that is once a mirror is used:
+a registry without mirrors never loads it (tests/cli/test_serve_imports.py).
 """
 
 from __future__ import annotations
@@ -28,10 +31,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING, Any
 
 from tagtrail.challenges import Challenge, parse_challenge
 from tagtrail.upstream.errors import (
@@ -42,6 +42,10 @@ from tagtrail.upstream.errors import (
     UpstreamUnavailable,
 )
 from tagtrail.upstream.responses import rate_limit_wait
+
+if TYPE_CHECKING:
+    import aiohttp
+    from yarl import URL
 
 MAX_REDIRECTS = 10
 # The pieces handed on: big enough that per-piece costs (a queue put per listening response,
@@ -96,6 +100,8 @@ class BlobStreamer:
         sleep: Callable[[float], Any],
         pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        import aiohttp
+
         self.host = host
         self._authorization = authorization
         self._answer = answer
@@ -120,6 +126,8 @@ class BlobStreamer:
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use: a session belongs to the running loop, and an ``Upstream`` may be
         # built outside one.
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
@@ -146,6 +154,8 @@ class BlobStreamer:
 
     async def _send(self, blob: BlobRequest) -> aiohttp.ClientResponse:
         """The 200 answer to the blob's GET, after the challenge, 429s and redirects."""
+        from yarl import URL
+
         waited = 0.0
         answered = False
         while True:
@@ -175,6 +185,9 @@ class BlobStreamer:
 
     async def _follow(self, blob: BlobRequest) -> aiohttp.ClientResponse:
         """GET the blob, following redirects; the Authorization only to the upstream."""
+        import aiohttp
+        from yarl import URL
+
         origin = URL(blob.url).origin()
         url = URL(blob.url)
         for _ in range(MAX_REDIRECTS + 1):
@@ -203,6 +216,8 @@ class BlobStreamer:
         ``UpstreamInvalid`` instead of the end when the whole does not hash to the digest.
         Each piece must arrive within the read timeout (a MiB in 30 s by default), counted
         while reading only: the consumer may take its time with a piece."""
+        import aiohttp
+
         hasher = hashlib.new(algorithm)
         while True:
             try:
