@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -179,6 +180,18 @@ def test_a_missing_postgresql_database_is_one_line(tmp_path: Path) -> None:
     line = _start_fails(tmp_path, env={"TAGTRAIL_DATABASE_URL": url})
     assert line.startswith(f"tagtrail: cannot use the database {url}: ")
     assert line.endswith("does not exist")
+
+
+def test_a_migration_that_fails_is_one_line(tmp_path: Path) -> None:
+    """The schema is migrated by a child process (cli/serve_migrate.py): its failure too."""
+    (tmp_path / "data").mkdir()
+    with sqlite3.connect(tmp_path / "data" / "tagtrail.db") as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version VALUES ('9999')")  # a later version's
+    line = _start_fails(tmp_path)
+    assert line == (
+        "tagtrail: migrating the database failed: Can't locate revision identified by '9999'"
+    )
 
 
 def test_unusable_tls_files_are_one_line_naming_the_file(tmp_path: Path) -> None:

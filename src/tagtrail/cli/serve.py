@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tagtrail.config import Settings
+    from tagtrail.meta.database import Database
 
 
 def register(commands: Any) -> None:
@@ -117,6 +118,7 @@ def _prepare(settings: Settings) -> str | None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+    from tagtrail.cli.serve_migrate import MigrationFailed
     from tagtrail.cli.store_check import StorageUnavailable, refusal
     from tagtrail.errors import RegistryError
     from tagtrail.meta.database import SchemaOutdated
@@ -136,6 +138,8 @@ def _prepare(settings: Settings) -> str | None:
         reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
         where = make_url(settings.metadata_url).render_as_string(hide_password=True)
         return f"tagtrail: cannot use the database {where}: {reason}"
+    except MigrationFailed as exc:
+        return f"tagtrail: migrating the database failed: {exc}"
     except (SchemaOutdated, IdentityMissing, StorageUnavailable, KeyFileInvalid, OSError) as exc:
         return f"tagtrail: {exc}"
     except RegistryError as exc:  # a [[mirrors]] table that cannot be registered
@@ -156,22 +160,17 @@ async def bootstrap(settings: Settings) -> None:
     and, with auth and no admin yet (the first start), the admin user. Runs once the address
     is bound, so that its generated password, printed this once, is never printed by a start
     that then fails to listen (and it is printed as soon as it is committed)."""
-    from sqlalchemy.exc import SQLAlchemyError
 
     from tagtrail.auth.keys import KeyRing
     from tagtrail.auth.secrets import generate_password, hash_password
     from tagtrail.cli.mirror_actions import configured_mirrors, register_configured
     from tagtrail.cli.store_check import claim_storage
-    from tagtrail.meta.database import Database
     from tagtrail.meta.sql_accounts import SqlAccountStore
     from tagtrail.ui.session import load_keys
 
     configured_mirrors(settings)  # a [[mirrors]] table that cannot be registered stops us first
     load_keys(settings.keys_dir)  # the UI's session keys (auth or not): a bad file stops us first
-    try:
-        database = await Database.open(settings.metadata_url, migrate=settings.migrate_on_start)
-    except (OSError, SQLAlchemyError) as exc:
-        raise DatabaseUnavailable from exc
+    database = await _open_migrated(settings)
     try:
         await database.require_head()
         await claim_storage(database, settings)
@@ -195,3 +194,29 @@ async def bootstrap(settings: Settings) -> None:
                 )
     finally:
         await database.close()
+
+
+async def _open_migrated(settings: Settings) -> Database:
+    """The database, its schema migrated first when it is behind and the settings allow it:
+    by a child process (cli/serve_migrate.py), so that this one never loads Alembic."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tagtrail.cli.serve_migrate import migrate_in_child
+    from tagtrail.meta.database import Database
+    from tagtrail.meta.migrate import HEAD_REVISION
+
+    url = settings.metadata_url
+    try:
+        database = await Database.open(url, migrate=False)
+        try:
+            behind = await database.revision() != HEAD_REVISION
+        except BaseException:
+            await database.close()
+            raise
+        if behind and settings.migrate_on_start:
+            await database.close()
+            await migrate_in_child(url, settings.log_level, settings.log_format)
+            database = await Database.open(url, migrate=False)
+    except (OSError, SQLAlchemyError) as exc:
+        raise DatabaseUnavailable from exc
+    return database

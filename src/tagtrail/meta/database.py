@@ -222,11 +222,8 @@ class Database:
         return database
 
     async def upgrade(self) -> None:
-        """Migrate the schema to this version's; one already there is left as it is without
-        loading Alembic (meta/migrate.py)."""
         async with self.write() as conn:
-            if await conn.run_sync(current_revision) != HEAD_REVISION:
-                await conn.run_sync(upgrade_to_head)
+            await conn.run_sync(upgrade_to_head)
 
     async def revision(self) -> str | None:
         async with self.read() as conn:
