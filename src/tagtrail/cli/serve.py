@@ -160,7 +160,6 @@ async def bootstrap(settings: Settings) -> None:
     and, with auth and no admin yet (the first start), the admin user. Runs once the address
     is bound, so that its generated password, printed this once, is never printed by a start
     that then fails to listen (and it is printed as soon as it is committed)."""
-
     from tagtrail.auth.keys import KeyRing
     from tagtrail.auth.secrets import generate_password, hash_password
     from tagtrail.cli.mirror_actions import configured_mirrors, register_configured

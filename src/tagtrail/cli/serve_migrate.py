@@ -2,9 +2,9 @@
 
 The serving process's workers are forked from it and hold every page of what it imported, so
 whatever it loads is counted once per process. A start migrates only when the schema is not
-this version's (a first start, an upgrade); Alembic and Mako with it are some 10 MB, which no
-server needs afterwards. So the migration runs in a child that exits when it is done, as
-``tagtrail db upgrade`` would, and the server then opens the migrated database itself.
+this version's (a first start, an upgrade); Alembic with the Mako and Pygments it loads is
+some 10 MB, which no server needs afterwards. So the migration runs in a child that exits when
+it is done, as ``tagtrail db upgrade`` would, and the server then opens the migrated database.
 
 The database's URL (which may hold a password) goes to the child on its standard input, never
 on its command line; its log lines go where the server's go; a failure comes back as one line.

@@ -1,8 +1,9 @@
 """Alembic, driven from code: the migrations ship inside the package.
 
-Alembic (with Mako, some 7 MB a process) is loaded only to migrate. Every start checks the
-schema's revision, in the serving process and in each worker: that is read here with SQL from
-Alembic's own table, so a server whose schema is already current never loads it.
+Alembic (with the Mako and Pygments it loads, some 10 MB a process) is loaded only to
+migrate. Every start checks the schema's revision, in the serving process and in each worker:
+that is read here with SQL from Alembic's own table, so checking never loads it (and a server's
+first start migrates in a child process: cli/serve_migrate.py).
 """
 
 from __future__ import annotations
