@@ -3,9 +3,11 @@ SIGTERM ends it at once (cli/serve_process.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -138,11 +140,47 @@ def test_sigterm_stops_the_server_within_2_seconds(tmp_path: Path) -> None:
     assert _stop_with_sigterm(tmp_path, connect=True) < DRAIN_SECONDS + 2.0
 
 
+def test_the_child_migrating_a_first_start_dies_with_a_killed_server(tmp_path: Path) -> None:
+    """A first start migrates in a child process (cli/serve_migrate.py); held here by the
+    database's write lock, it must not go on after a kill -9 of the server."""
+    data = tmp_path / "data"
+    data.mkdir()
+    holder = sqlite3.connect(data / "tagtrail.db", isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")  # the server's mode: its reads are not blocked
+    holder.execute("BEGIN IMMEDIATE")  # its migration waits for this lock (up to 30 s)
+    args = ["--no-auth", "--listen", f"127.0.0.1:{free_port()}", "--data-dir", str(data)]
+    try:
+        with serve(args, {}, tmp_path / "log") as server:
+            child = _migrating_child(server.pid, 20.0)
+            assert child is not None, (tmp_path / "log").read_text()
+            server.kill()
+            server.wait()
+            deadline = time.monotonic() + 2
+            while _alive(child):
+                assert time.monotonic() < deadline, "the migrating child outlived the server"
+                time.sleep(0.02)
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def _migrating_child(server: int, seconds: float) -> int | None:
+    """The pid of ``server``'s migrating child, once it runs (within ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for pid in descendants(server):
+            with contextlib.suppress(OSError):
+                if b"serve_migrate" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return pid
+        time.sleep(0.05)
+    return None
+
+
 def test_a_worker_whose_server_died_before_it_asked_to_die_with_it_exits() -> None:
     """The request to be killed with the parent does nothing if the parent is gone already;
     the worker then has another parent, and must not start."""
     code = (
-        "from tagtrail.cli.serve_process import die_with_parent\n"
+        "from tagtrail.cli.parent_death import die_with_parent\n"
         "die_with_parent(999_999_999)  # not the parent of this process\n"
         "print('started')\n"
     )
@@ -157,7 +195,7 @@ def test_the_watchdog_kills_a_process_whose_parent_is_gone() -> None:
     exits (without killing it) at once."""
     code = (
         "import os, time\n"
-        "from tagtrail.cli.serve_process import watch_parent\n"
+        "from tagtrail.cli.parent_death import watch_parent\n"
         "parent = os.getpid()\n"
         "child = os.fork()\n"
         "if child:\n"

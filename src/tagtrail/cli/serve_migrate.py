@@ -7,12 +7,14 @@ some 10 MB, which no server needs afterwards. So the migration runs in a child t
 it is done, as ``tagtrail db upgrade`` would, and the server then opens the migrated database.
 
 The database's URL (which may hold a password) goes to the child on its standard input, never
-on its command line; its log lines go where the server's go; a failure comes back as one line.
+on its command line; its log lines go where the server's go; a failure comes back as one line;
+it dies with the server (a ``kill -9`` of it too), as the workers do (cli/parent_death.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 
@@ -32,6 +34,7 @@ async def migrate_in_child(url: str, log_level: str, log_format: str) -> None:
         _CHILD,
         log_level,
         log_format,
+        str(os.getpid()),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
@@ -43,9 +46,12 @@ async def migrate_in_child(url: str, log_level: str, log_format: str) -> None:
 
 
 def migrate_here() -> None:
-    """The child's side (``_CHILD``): argv is the log level and format."""
+    """The child's side (``_CHILD``): argv is the log level, the format and the server's pid."""
     from tagtrail import logs
+    from tagtrail.cli.parent_death import die_with_parent
     from tagtrail.meta.database import Database
+
+    die_with_parent(int(sys.argv[3]))
 
     logs.configure(sys.argv[1], "text" if sys.argv[2] == "text" else "json")  # the server's
     url = sys.stdin.read()

@@ -13,16 +13,11 @@ process dies (PR_SET_PDEATHSIG; elsewhere a watchdog thread).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import shutil
-import signal
 import socket
-import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -33,6 +28,7 @@ from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server.mp import MPServer
 
+from tagtrail.cli.parent_death import die_with_parent
 from tagtrail.cli.serve_memory import prepare_for_workers
 from tagtrail.config import Settings
 
@@ -46,8 +42,6 @@ METRICS_PREFIX = "tagtrail-metrics-"  # then the server's process id
 # Distribution's default (draintimeout 0), a stop cuts what is in flight short: clients retry,
 # and nothing a client got its answer for is lost (tests/reliability/test_crash.py).
 DRAIN_SECONDS = 1
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_WATCHDOG_INTERVAL = 0.2
 
 
 @contextlib.contextmanager
@@ -122,37 +116,6 @@ def why(exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
         return f"{reason} (is another server running there?)"
     return reason
-
-
-def die_with_parent(parent: int) -> None:
-    """Have this process killed when ``parent`` (the process that started it) dies.
-
-    On Linux the kernel sends SIGKILL when the thread that forked us exits: granian spawns
-    and respawns workers from its main thread only. If the parent died before the request
-    took effect we already belong to another process (init or a subreaper), so check and go.
-    Elsewhere a watchdog thread notices the new parent within a fraction of a second."""
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, f"prctl(PR_SET_PDEATHSIG): {os.strerror(code)}")
-    else:
-        watch_parent(parent, _WATCHDOG_INTERVAL)
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def watch_parent(parent: int, interval: float) -> threading.Thread:
-    """A daemon thread that kills this process once its parent is no longer ``parent``."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    watchdog = threading.Thread(target=watch, name="parent-watchdog", daemon=True)
-    watchdog.start()
-    return watchdog
 
 
 def _worker(parent: int, *args: Any) -> None:
